@@ -1,0 +1,3 @@
+from cnnc.cli import main
+import sys
+sys.exit(main())

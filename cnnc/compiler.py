@@ -1,0 +1,138 @@
+"""The compile pipeline: spec text -> expanded layers -> graph -> annotated graph -> `Compiled`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import networkx as nx
+from pydantic import ValidationError
+
+from cnnc.errors import CnncError, Diagnostic, Span, SpecError
+from cnnc.ir import keys
+from cnnc.ir.build import build_graph, topological_order
+from cnnc.ir.verify import verify
+from cnnc.passes.macs import count_macs
+from cnnc.passes.memory import Memory, measure_memory
+from cnnc.passes.params import count_params, numel
+from cnnc.passes.receptive_field import trace_receptive_fields
+from cnnc.passes.shapes import infer_shapes
+from cnnc.spec.diagnose import diagnose
+from cnnc.spec.expand import INPUT_ID, Network, expand
+from cnnc.spec.load import load_yaml
+from cnnc.spec.schema import SpecDoc
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int              # inference: training-only layers excluded
+    training_macs: int     # forward pass in training, auxiliary heads included
+    activation_bytes: int
+    peak_activation_bytes: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled network: the annotated graph (node attributes in cnnc/ir/keys.py) and totals."""
+
+    name: str
+    doc: str | None
+    file: str
+    input_shape: tuple[int, ...]
+    outputs: tuple[str, ...]
+    order: tuple[str, ...]  # topological, deterministic; starts with the input node
+    graph: nx.DiGraph
+    totals: Totals
+    memory: Memory
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.graph.nodes[self.outputs[0]][keys.SHAPE]
+
+    @property
+    def layers(self) -> list[str]:
+        """Layer ids in topological order (the input node left out)."""
+        return list(self.order[1:])
+
+    def node(self, node_id: str) -> dict[str, Any]:
+        return self.graph.nodes[node_id]
+
+    def to_json(self) -> dict[str, Any]:
+        from cnnc.report.json import to_json
+        return to_json(self)
+
+    def table(self) -> str:
+        from cnnc.report.table import render_table
+        return render_table(self)
+
+    def to_dot(self) -> str:
+        from cnnc.report.dot import render_dot
+        return render_dot(self)
+
+
+def parse_spec(text: str, file: str) -> Network:
+    """Load, validate and expand a spec; raises CnncError with every problem of the first phase
+    that fails."""
+    data, source = load_yaml(text, file)
+    if not isinstance(data, dict):
+        raise SpecError([Diagnostic("type", "a spec is a mapping with `name`, `input` and "
+                                            "`layers`", Span(file, 1, 1))])
+    try:
+        doc = SpecDoc.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(diagnose(e, SpecDoc, data, source, (), "the spec")) from None
+    return expand(doc, source)
+
+
+def compile_network(net: Network, file: str,
+                    input_shape: tuple[int, ...] | None = None) -> Compiled:
+    g = build_graph(net)
+    try:
+        order = topological_order(g)
+    except nx.NetworkXUnfeasible:
+        order = None
+    verify(g, net, order)
+    shape = tuple(input_shape) if input_shape is not None else net.input_shape
+    infer_shapes(g, net, order, shape)
+    count_params(g, order)
+    count_macs(g, order)
+    trace_receptive_fields(g, order)
+    memory = measure_memory(g, order, net.outputs)
+    nodes = [g.nodes[n] for n in order[1:]]
+    params = sum(numel(d[keys.PARAMS]) for d in nodes)
+    frozen = sum(numel(d[keys.PARAMS]) for d in nodes if d[keys.LAYER].attrs.frozen)
+    totals = Totals(
+        params=params,
+        trainable_params=params - frozen,
+        buffers=sum(numel(d[keys.BUFFERS]) for d in nodes),
+        macs=sum(d[keys.MACS] for d in nodes if not d[keys.TRAINING_ONLY]),
+        training_macs=sum(d[keys.MACS] for d in nodes),
+        activation_bytes=memory.activation_bytes,
+        peak_activation_bytes=memory.peak_bytes,
+    )
+    return Compiled(net.name, net.doc, file, shape, tuple(net.outputs), tuple(order), g, totals,
+                    memory)
+
+
+def compile_text(text: str, file: str = "<spec>",
+                 input_shape: tuple[int, ...] | None = None) -> Compiled:
+    return compile_network(parse_spec(text, file), file, input_shape)
+
+
+def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None) -> Compiled:
+    """Compile a spec file, or a zoo model by name (`resnet18`); raises CnncError on any mistake."""
+    from cnnc.zoo import resolve_spec
+    file = resolve_spec(str(path))
+    return compile_text(file.read_text(encoding="utf-8"), str(path if FsPath(path).exists() else file),
+                        input_shape)
+
+
+__all__ = ["Compiled", "Totals", "compile_file", "compile_text", "CnncError", "INPUT_ID"]

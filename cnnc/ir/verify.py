@@ -1,0 +1,73 @@
+"""Structural checks: cycles, the number of inputs of each op, unreachable and unused layers.
+
+Also marks training-only nodes: a layer flagged `training_only`, and everything that depends on it.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from cnnc.errors import Diagnostic, GraphError
+from cnnc.ir import keys
+from cnnc.ops import RULES
+from cnnc.spec.expand import INPUT_ID, Network, call_notes
+
+
+def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
+    """Raise GraphError with every structural problem; `order` is None when the graph has cycles."""
+    source = net.source
+    problems: list[Diagnostic] = []
+    if order is None:
+        for component in nx.strongly_connected_components(g):
+            if len(component) > 1 or any(g.has_edge(n, n) for n in component):
+                cycle = [u for u, _ in nx.find_cycle(g.subgraph(component))]
+                first = min(cycle, key=lambda n: g.nodes[n][keys.ORDER])
+                start = cycle.index(first)
+                loop = cycle[start:] + cycle[:start] + [first]
+                problems.append(Diagnostic(
+                    "cycle", f"layers form a cycle: {' -> '.join(loop)}",
+                    source.value(g.nodes[first][keys.LAYER].path),
+                    hint="`from` must not lead back to the layer itself"))
+    for node, data in g.nodes(data=True):
+        layer = data[keys.LAYER]
+        if layer is None:
+            continue
+        low, high = RULES[layer.op].arity
+        n = len(layer.inputs)
+        if n < low or (high is not None and n > high):
+            want = str(low) if low == high else f"at least {low}" if high is None else f"{low}-{high}"
+            problems.append(Diagnostic(
+                "arity", f"'{node}' ({layer.op}) takes {want} input{'s' * (want != '1')}, got {n}",
+                source.value(layer.path + ("from",)), call_notes(layer.calls),
+                f"list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
+    if order is not None:
+        reachable = nx.descendants(g, INPUT_ID) | {INPUT_ID}
+        needed = set(net.outputs).union(*(nx.ancestors(g, o) for o in net.outputs))
+        for node in order:
+            layer = g.nodes[node][keys.LAYER]
+            if layer is None:
+                continue
+            if node not in reachable:
+                problems.append(Diagnostic("unreachable", f"'{node}' does not depend on the input",
+                                           source.value(layer.path), call_notes(layer.calls)))
+            elif node not in needed:
+                problems.append(Diagnostic(
+                    "unused", f"the output of '{node}' is never used", source.value(layer.path),
+                    call_notes(layer.calls),
+                    "feed it to a later layer with `from:`, list it in `outputs:`, or remove it"))
+    if problems:
+        raise GraphError(problems)
+    _mark_training_only(g, net, order)
+
+
+def _mark_training_only(g: nx.DiGraph, net: Network, order: list[str]) -> None:
+    for node in order:
+        layer = g.nodes[node][keys.LAYER]
+        g.nodes[node][keys.TRAINING_ONLY] = layer is not None and (
+            layer.attrs.training_only or any(g.nodes[p][keys.TRAINING_ONLY] for p in g.pred[node]))
+    if all(g.nodes[o][keys.TRAINING_ONLY] for o in net.outputs):
+        raise GraphError([Diagnostic(
+            "phase", "every output depends on a `training_only` layer, so inference has no output",
+            net.source.value(g.nodes[net.outputs[0]][keys.LAYER].path),
+            hint="mark only the auxiliary branches `training_only`")])
+

@@ -1,0 +1,15 @@
+"""Adaptive average pooling to a fixed output size. Kernel: runtime/kernels/adaptive_avgpool.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import Rule
+from cnnc.ops.pooling import AdaptiveAttrs, infer_adaptive, receptive_adaptive
+
+
+class AdaptiveAvgPoolAttrs(AdaptiveAttrs):
+    op: Literal["adaptive_avgpool"]
+
+
+RULE = Rule(AdaptiveAvgPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive)

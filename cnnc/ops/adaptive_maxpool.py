@@ -1,0 +1,15 @@
+"""Adaptive max pooling to a fixed output size. Kernel: runtime/kernels/adaptive_maxpool.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import Rule
+from cnnc.ops.pooling import AdaptiveAttrs, infer_adaptive, receptive_adaptive
+
+
+class AdaptiveMaxPoolAttrs(AdaptiveAttrs):
+    op: Literal["adaptive_maxpool"]
+
+
+RULE = Rule(AdaptiveMaxPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive)

@@ -1,0 +1,37 @@
+"""Centre crop of the first input to the spatial size of the second (U-Net skips). Kernel: runtime/kernels/crop.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.errors import RuleError
+from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, fmt, spatial
+
+
+class CropAttrs(LayerAttrs):
+    op: Literal["crop"]
+
+
+def offsets(x: Shape, ref: Shape) -> tuple[int, ...]:
+    """Pixels dropped before the kept window on each axis; the odd pixel goes after, like
+    torchvision's center_crop."""
+    return tuple((s - r) // 2 for s, r in zip(x[1:], ref[1:]))
+
+
+def infer(a: CropAttrs, xs: tuple[Shape, ...]) -> Shape:
+    x, ref = xs
+    if len(spatial(x, "crop")) != len(spatial(ref, "crop")):
+        raise RuleError("shape", f"cannot crop {fmt(x)} to the size of {fmt(ref)}: they have "
+                                 "different numbers of spatial axes")
+    if any(r > s for s, r in zip(x[1:], ref[1:])):
+        raise RuleError("shape", f"cannot crop {fmt(x[1:])} to the larger {fmt(ref[1:])}",
+                        hint="the first input of `crop` is the larger tensor, the second gives "
+                             "the size: `from: [skip, up]`")
+    return (x[0], *ref[1:])
+
+
+def receptive(a: CropAttrs, xs: tuple[Shape, ...]) -> list[Window]:
+    return [Window(1, 1, off) for off in offsets(*xs)]
+
+
+RULE = Rule(CropAttrs, infer, "merge", arity=(2, 2), receptive=receptive)

@@ -1,0 +1,17 @@
+"""Dropout: zeroes a fraction `p` in training, identity in inference. Kernel: runtime/kernels/dropout.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cnnc.ops.base import LayerAttrs, Rule, same_shape
+
+
+class DropoutAttrs(LayerAttrs):
+    op: Literal["dropout"]
+    p: float = Field(0.5, ge=0.0, lt=1.0, description="probability of zeroing an element")
+
+
+RULE = Rule(DropoutAttrs, same_shape, "regularise")

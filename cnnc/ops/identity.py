@@ -1,0 +1,14 @@
+"""Identity, y = x (a named pass-through). Kernel: runtime/kernels/identity.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import LayerAttrs, Rule, same_shape
+
+
+class IdentityAttrs(LayerAttrs):
+    op: Literal["identity"]
+
+
+RULE = Rule(IdentityAttrs, same_shape, "activation")

@@ -1,0 +1,16 @@
+"""Max pooling, 1D/2D/3D. Kernel: runtime/kernels/maxpool.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import PerAxis, Rule
+from cnnc.ops.pooling import PoolAttrs, infer, receptive
+
+
+class MaxPoolAttrs(PoolAttrs):
+    op: Literal["maxpool"]
+    dilation: PerAxis = 1
+
+
+RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive)

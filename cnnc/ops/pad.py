@@ -1,0 +1,38 @@
+"""Explicit padding of the spatial axes. Kernel: runtime/kernels/pad.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import NonNegativeInt
+
+from cnnc.errors import RuleError
+from cnnc.ops.base import LayerAttrs, PaddingMode, Rule, Shape, Window, resolve_padding, spatial
+
+
+class PadAttrs(LayerAttrs):
+    op: Literal["pad"]
+    padding: NonNegativeInt | list[NonNegativeInt | list[NonNegativeInt]]
+    mode: PaddingMode = "zeros"
+    value: float = 0.0
+
+
+def pads(a: PadAttrs, x: Shape) -> tuple[tuple[int, int], ...]:
+    n = len(spatial(x, "pad"))
+    return resolve_padding(a.padding, x[1:], (1,) * n, (1,) * n, (1,) * n)
+
+
+def infer(a: PadAttrs, xs: tuple[Shape, ...]) -> Shape:
+    (x,) = xs
+    p = pads(a, x)
+    if a.mode == "reflect" and any(max(b, e) >= s for s, (b, e) in zip(x[1:], p)):
+        raise RuleError("size", f"reflect padding must be smaller than the input {x[1:]}",
+                        attr="padding")
+    return (x[0], *(s + b + e for s, (b, e) in zip(x[1:], p)))
+
+
+def receptive(a: PadAttrs, xs: tuple[Shape, ...]) -> list[Window]:
+    return [Window(1, 1, -before) for before, _ in pads(a, xs[0])]
+
+
+RULE = Rule(PadAttrs, infer, "shape", receptive=receptive)

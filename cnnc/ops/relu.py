@@ -1,0 +1,14 @@
+"""ReLU, max(x, 0). Kernel: runtime/kernels/relu.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import LayerAttrs, Rule, same_shape
+
+
+class ReluAttrs(LayerAttrs):
+    op: Literal["relu"]
+
+
+RULE = Rule(ReluAttrs, same_shape, "activation")

@@ -1,0 +1,53 @@
+"""Upsampling by a scale factor or to a size: nearest or (bi/tri)linear. Kernel: runtime/kernels/upsample.py."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from cnnc.errors import RuleError
+from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, per_axis, spatial
+
+_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+class UpsampleAttrs(LayerAttrs):
+    op: Literal["upsample"]
+    scale: PositiveInt | PositiveFloat | list[PositiveInt | PositiveFloat] | None = Field(
+        None, description="factor per spatial axis (give `scale` or `size`)")
+    size: PositiveInt | list[PositiveInt] | None = Field(None, description="output size")
+    mode: Literal["nearest", "linear", "bilinear", "trilinear"] = "nearest"
+    align_corners: bool = Field(False, description="(bi/tri)linear only: corner pixels align")
+
+
+def infer(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> Shape:
+    (x,) = xs
+    sizes = spatial(x, "upsample")
+    n = len(sizes)
+    if (a.scale is None) == (a.size is None):
+        raise RuleError("type", "give exactly one of `scale` and `size`", attr="scale")
+    if a.mode in _LINEAR_DIMS and _LINEAR_DIMS[a.mode] != n:
+        want = {v: k for k, v in _LINEAR_DIMS.items()}[n] if n in _LINEAR_DIMS.values() else None
+        raise RuleError("shape", f"mode `{a.mode}` is for {_LINEAR_DIMS[a.mode]}D inputs, this "
+                                 f"input has {n} spatial axes",
+                        hint=f"use mode `{want}`" if want else None, attr="mode")
+    if a.size is not None:
+        return (x[0], *per_axis(a.size, n, "size"))
+    scale = per_axis(a.scale, n, "scale") if isinstance(a.scale, list) else (a.scale,) * n
+    return (x[0], *(math.floor(s * f) for s, f in zip(sizes, scale)))
+
+
+def receptive(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> list[Window]:
+    y = infer(a, xs)
+    taps = 1 if a.mode == "nearest" else 2  # an output interpolates between two neighbours
+    windows = []
+    for n_in, n_out in zip(xs[0][1:], y[1:]):
+        step = (n_in - 1) / max(n_out - 1, 1) if a.align_corners else n_in / n_out
+        first = 0.0 if a.mode == "nearest" or a.align_corners else max(step / 2 - 0.5, 0.0)
+        windows.append(Window(taps, step, first + (taps - 1) / 2))
+    return windows
+
+
+RULE = Rule(UpsampleAttrs, infer, "resample", receptive=receptive)

@@ -1,0 +1,23 @@
+"""Count learnable parameters and buffers (BatchNorm running statistics) per node."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+
+from cnnc.ir import keys
+from cnnc.ops import RULES
+
+
+def count_params(g: nx.DiGraph, order: list[str]) -> None:
+    for node in order[1:]:
+        layer = g.nodes[node][keys.LAYER]
+        rule = RULES[layer.op]
+        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
+        g.nodes[node][keys.PARAMS] = rule.params(layer.attrs, xs)
+        g.nodes[node][keys.BUFFERS] = rule.buffers(layer.attrs, xs)
+
+
+def numel(shapes: dict[str, tuple[int, ...]]) -> int:
+    return sum(math.prod(s) for s in shapes.values())

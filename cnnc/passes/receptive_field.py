@@ -1,0 +1,48 @@
+"""Receptive field of every node along each spatial axis of the network input.
+
+size:  how many input pixels one output unit can see;
+jump:  the distance in input pixels between neighbouring output units (cumulative stride);
+start: the input coordinate of the centre of the first output unit's field (pixel i is at i).
+Merges take the field of the input with the largest size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from cnnc.ir import keys
+from cnnc.ops import RULES
+from cnnc.ops.base import Window
+
+
+@dataclass(frozen=True)
+class AxisField:
+    size: float
+    jump: float
+    start: float
+
+    def through(self, w: Window) -> "AxisField":
+        return AxisField(self.size + (w.kernel - 1) * self.jump, self.jump * w.stride,
+                         self.start + w.offset * self.jump)
+
+
+ReceptiveField = tuple[AxisField, ...]
+
+
+def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
+    first, *rest = order
+    axes = len(g.nodes[first][keys.SHAPE]) - 1
+    g.nodes[first][keys.RECEPTIVE_FIELD] = (AxisField(1, 1, 0.0),) * axes
+    for node in rest:
+        layer = g.nodes[node][keys.LAYER]
+        fields = [g.nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
+        # a merge sees what its widest input sees; crop and pad follow their first input
+        widest = max(fields, key=lambda f: sum(a.size for a in f)) if layer.op in (
+            "add", "mul", "concat") else fields[0]
+        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
+        windows = RULES[layer.op].receptive(layer.attrs, xs)
+        if windows is not None and len(windows) == len(widest):
+            widest = tuple(a.through(w) for a, w in zip(widest, windows))
+        g.nodes[node][keys.RECEPTIVE_FIELD] = widest

@@ -1,0 +1,1 @@
+"""Report writers over a compiled network: terminal table, versioned JSON, Graphviz DOT."""

@@ -1,0 +1,67 @@
+"""The stable, versioned JSON document of `cnnc compile --format json`.
+
+Version 1. Keys are only ever added within a version; a removal or change of meaning bumps it.
+Shapes exclude the batch axis; counts are for one sample; receptive fields are per spatial axis.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnc.ir import keys
+from cnnc.passes.params import numel
+from cnnc.report.units import number
+
+if TYPE_CHECKING:
+    from cnnc.compiler import Compiled
+
+FORMAT = "cnnc.compile"
+VERSION = 1
+
+
+def to_json(c: Compiled) -> dict[str, Any]:
+    t = c.totals
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": c.name,
+        "input_shape": list(c.input_shape),
+        "output_shape": list(c.output_shape),
+        "outputs": [{"id": o, "shape": list(c.node(o)[keys.SHAPE])} for o in c.outputs],
+        "totals": {
+            "params": t.params,
+            "trainable_params": t.trainable_params,
+            "buffers": t.buffers,
+            "macs": t.macs,
+            "flops": t.flops,
+            "training_macs": t.training_macs,
+            "activation_bytes": t.activation_bytes,
+            "peak_activation_bytes": t.peak_activation_bytes,
+        },
+        "nodes": [_node(c, n) for n in c.layers],
+    }
+
+
+def _node(c: Compiled, node_id: str) -> dict[str, Any]:
+    data = c.node(node_id)
+    layer = data[keys.LAYER]
+    rf = data[keys.RECEPTIVE_FIELD]
+    attrs = layer.attrs.model_dump(by_alias=True, exclude_defaults=True,
+                                   exclude={"id", "op", "from_", "if_", "training_only"})
+    return {
+        "id": node_id,
+        "op": layer.op,
+        "inputs": list(layer.inputs),
+        "output_shape": list(data[keys.SHAPE]),
+        "params": numel(data[keys.PARAMS]),
+        "buffers": numel(data[keys.BUFFERS]),
+        "macs": data[keys.MACS],
+        "training_only": data[keys.TRAINING_ONLY],
+        "attrs": attrs,
+        "blocks": [{"block": s.block, "instance": s.instance} for s in layer.calls],
+        "receptive_field": {
+            "size": [number(a.size) for a in rf],
+            "jump": [number(a.jump) for a in rf],
+            "start": [number(a.start) for a in rf],
+        },
+    }

@@ -1,0 +1,62 @@
+"""The terminal summary of `cnnc compile`: one row per layer, then totals (like torchinfo)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cnnc.ir import keys
+from cnnc.ops.base import fmt
+from cnnc.passes.params import numel
+from cnnc.report.units import binary_bytes, grouped, number, si
+
+if TYPE_CHECKING:
+    from cnnc.compiler import Compiled
+
+HEADER = ("id", "op", "output", "params", "MACs", "RF")
+RIGHT = {"params", "MACs", "RF"}
+
+
+def receptive_label(rf) -> str:
+    sizes = [number(a.size) for a in rf]
+    if not sizes:
+        return "-"
+    return str(sizes[0]) if len(set(sizes)) == 1 else "x".join(str(s) for s in sizes)
+
+
+def render_table(c: Compiled) -> str:
+    rows = []
+    for node in c.layers:
+        d = c.node(node)
+        mark = "*" if d[keys.TRAINING_ONLY] else ""
+        rows.append((node + mark, d[keys.LAYER].op, fmt(d[keys.SHAPE]),
+                     grouped(numel(d[keys.PARAMS])), grouped(d[keys.MACS]),
+                     receptive_label(d[keys.RECEPTIVE_FIELD])))
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+
+    def line(cells) -> str:
+        return "  ".join(cell.rjust(w) if h in RIGHT else cell.ljust(w)
+                         for cell, w, h in zip(cells, widths, HEADER)).rstrip()
+
+    rule = "-" * len(line(HEADER))
+    t = c.totals
+    out = [f"{c.name}: input {fmt(c.input_shape)} -> output "
+           + ", ".join(f"{fmt(c.node(o)[keys.SHAPE])} ('{o}')" for o in c.outputs),
+           rule, line(HEADER), rule, *(line(r) for r in rows), rule]
+    totals = [
+        ("parameters", grouped(t.params), si(t.params)),
+        ("  trainable", grouped(t.trainable_params), si(t.trainable_params)),
+        ("buffers", grouped(t.buffers), si(t.buffers)),
+        ("MACs", grouped(t.macs), si(t.macs)),
+        ("FLOPs (2 x MACs)", grouped(t.flops), si(t.flops)),
+        ("activations", grouped(t.activation_bytes) + " B", binary_bytes(t.activation_bytes)),
+        ("  peak", grouped(t.peak_activation_bytes) + " B", binary_bytes(t.peak_activation_bytes)),
+    ]
+    if t.training_macs != t.macs:
+        totals.insert(5, ("  in training", grouped(t.training_macs), si(t.training_macs)))
+    w0, w1 = max(len(r[0]) for r in totals), max(len(r[1]) for r in totals)
+    out += [f"{a.ljust(w0)}  {b.rjust(w1)}  ({u})" for a, b, u in totals]
+    out.append("per sample: MACs and activations count one input; activations are float32 "
+               "outputs of inference, peak with each freed after its last reader")
+    if any(c.node(n)[keys.TRAINING_ONLY] for n in c.layers):
+        out.append("* training only: counted in parameters, not in inference MACs or memory")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,122 @@
+"""Block-argument expressions: `$growth * 4`, `$stride if $i == 0 else 1`.
+
+A small evaluator over Python's own parser with a whitelist of node types: integer and float
+arithmetic, comparisons, `and`/`or`/`not` and `a if cond else b`. Names must be block arguments.
+Nothing is ever passed to `eval`.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from functools import lru_cache
+from typing import Any
+
+_ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_WHOLE_ARG = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
+
+
+class ExprError(Exception):
+    """A bad expression; `name` is set when the cause is an unknown argument."""
+
+    def __init__(self, message: str, name: str | None = None):
+        super().__init__(message)
+        self.name = name
+
+
+def _true_div(a: Any, b: Any) -> int | float:
+    q = a / b
+    return int(q) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else q
+
+
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Div: _true_div,
+           ast.Pow: operator.pow}
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+            ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+
+
+def has_args(value: Any) -> bool:
+    return isinstance(value, str) and "$" in value
+
+
+def substitute(value: Any, args: dict[str, Any]) -> Any:
+    """Replace `$name` references in a YAML value (recursively in lists and mappings).
+
+    A string that is exactly `$name` takes the argument's value and type (an int, a list, ...);
+    any other string with `$` is evaluated as an expression.
+    """
+    if isinstance(value, list):
+        return [substitute(v, args) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, args) for k, v in value.items()}
+    if not has_args(value):
+        return value
+    whole = _WHOLE_ARG.fullmatch(value)
+    if whole:
+        return _lookup(whole.group(1), args)
+    return _evaluate(_parse(value), args)
+
+
+def _lookup(name: str, args: dict[str, Any]) -> Any:
+    if name not in args:
+        raise ExprError(f"unknown argument `${name}`", name)
+    return args[name]
+
+
+@lru_cache(maxsize=None)
+def _parse(text: str) -> ast.expr:
+    source = _ARG.sub(lambda m: m.group(1), text)
+    if "$" in source:
+        raise ExprError(f"`$` must be followed by an argument name in `{text}`")
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        raise ExprError(f"cannot parse `{text}` as an expression") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp,
+                                 ast.Constant, ast.Name, ast.Load, ast.And, ast.Or,
+                                 *_BINARY, *_COMPARE, *_UNARY)):
+            raise ExprError(f"`{text}`: only arithmetic (+ - * / // % **), comparisons, and/or/not "
+                            f"and `a if cond else b` are allowed")
+        if isinstance(node, ast.Name) and f"${node.id}" not in text:
+            raise ExprError(f"`{text}`: write arguments with a `$` (`${node.id}`)")
+    return tree
+
+
+def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return _lookup(node.id, args)
+    if isinstance(node, ast.BinOp):
+        left, right = _evaluate(node.left, args), _evaluate(node.right, args)
+        if isinstance(node.op, ast.Pow) and abs(right) > 64:
+            raise ExprError("exponent too large")
+        try:
+            return _BINARY[type(node.op)](left, right)
+        except (TypeError, ZeroDivisionError) as e:
+            raise ExprError(f"cannot compute {left!r} {_symbol(node.op)} {right!r}: {e}") from None
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_evaluate(node.operand, args))
+    if isinstance(node, ast.BoolOp):
+        values = (_evaluate(v, args) for v in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare):
+        left = _evaluate(node.left, args)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _evaluate(right_node, args)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.IfExp):
+        return _evaluate(node.body if _evaluate(node.test, args) else node.orelse, args)
+    raise AssertionError(f"unexpected node {node!r}")  # _parse admits nothing else
+
+
+def _symbol(op: ast.operator) -> str:
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
+            ast.Div: "/", ast.Pow: "**"}[type(op)]

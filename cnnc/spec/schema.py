@@ -1,0 +1,85 @@
+"""Pydantic models of the spec language: the document, block definitions and block calls.
+
+Op layers are the union of the op rules' attribute models, discriminated on `op`; they are
+validated one layer instance at a time in `expand`, after block arguments are substituted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, TypeAdapter
+
+from cnnc.ops import RULES
+
+Scalar = int | float | bool | str
+ArgValue = Scalar | list[Any] | None
+
+RESERVED_NAMES = ("in", "input")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class BlockDef(_Strict):
+    """A reusable sub-graph. Inside it, `in` names the block's input and `$arg` its arguments."""
+
+    doc: str | None = Field(None, description="what the block is, for readers and diagrams")
+    args: dict[str, ArgValue] = Field(
+        default_factory=dict, description="argument defaults; `null` makes an argument required")
+    layers: list[dict[str, Any]] = Field(min_length=1)
+
+
+class SpecDoc(_Strict):
+    """A whole spec file."""
+
+    name: str = Field(description="model name, shown in reports")
+    doc: str | None = Field(None, description="what the model is and which definition it follows")
+    input: list[PositiveInt] = Field(
+        min_length=1, max_length=4,
+        description="input shape without the batch axis: [C, L], [C, H, W], [C, D, H, W] or [F]")
+    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    layers: list[dict[str, Any]] = Field(min_length=1)
+    outputs: list[str] | None = Field(
+        None, description="ids of the output layers; default: the last layer")
+
+
+class BlockCall(BaseModel):
+    """An instance of a block; keys other than these are the block's arguments."""
+
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+
+    block: str
+    id: str | None = None
+    from_: str | list[str] | None = Field(None, alias="from")
+    if_: bool | str = Field(True, alias="if", description="expression; false skips the layer")
+    repeat: NonNegativeInt | str = Field(
+        1, description="copies stacked in sequence, ids `<id>.0`, `<id>.1`, ...; `$i` in the "
+                       "arguments is the copy index")
+    training_only: bool = False
+
+
+LayerUnion = Annotated[Union[tuple(rule.attrs for rule in RULES.values())],
+                       Field(discriminator="op")]
+LAYER = TypeAdapter(LayerUnion)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file, for editors; any attribute may be a `$` expression."""
+    layer_entry = TypeAdapter(Union[LayerUnion, BlockCall]).json_schema(by_alias=True)
+    schema = SpecDoc.model_json_schema(by_alias=True)
+    defs = schema.setdefault("$defs", {}) | layer_entry.pop("$defs", {})
+    defs["Expression"] = {"type": "string", "pattern": r"\$",
+                          "description": "a block argument `$name` or an expression over them"}
+    for name, model in defs.items():
+        for key, prop in model.get("properties", {}).items():
+            if key not in ("op", "block", "id", "from"):
+                model["properties"][key] = {"anyOf": [prop, {"$ref": "#/$defs/Expression"}]}
+    defs["LayerEntry"] = layer_entry
+    schema["$defs"] = defs
+    schema["properties"]["layers"]["items"] = {"$ref": "#/$defs/LayerEntry"}
+    schema["$defs"]["BlockDef"]["properties"]["layers"]["items"] = {"$ref": "#/$defs/LayerEntry"}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cnnc spec"
+    return schema
