@@ -48,7 +48,9 @@ class CnncError(Exception):
     """One or more diagnostics of one phase; `str()` renders them all, sorted by position."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        # The same mistake found twice (in a block and in each of its instances) is shown once.
+        unique = {(d.kind, d.span, d.message): d for d in reversed(list(diagnostics))}
+        self.diagnostics = sorted(unique.values(), key=Diagnostic.sort_key)
         super().__init__("\n".join(d.render() for d in self.diagnostics))
 
 

@@ -16,7 +16,7 @@ from cnnc.spec.expand import INPUT_ID, Network, call_notes
 def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
     """Raise GraphError with every structural problem; `order` is None when the graph has cycles."""
     source = net.source
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = list(net.reference_errors)
     if order is None:
         for component in nx.strongly_connected_components(g):
             if len(component) > 1 or any(g.has_edge(n, n) for n in component):
@@ -30,7 +30,7 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
                     hint="`from` must not lead back to the layer itself"))
     for node, data in g.nodes(data=True):
         layer = data[keys.LAYER]
-        if layer is None:
+        if layer is None or node in net.broken:
             continue
         low, high = RULES[layer.op].arity
         n = len(layer.inputs)
@@ -40,7 +40,7 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
                 "arity", f"'{node}' ({layer.op}) takes {want} input{'s' * (want != '1')}, got {n}",
                 source.value(layer.path + ("from",)), call_notes(layer.calls),
                 f"list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
-    if order is not None:
+    if order is not None and not net.reference_errors:  # else "unused" would be noise
         reachable = nx.descendants(g, INPUT_ID) | {INPUT_ID}
         needed = set(net.outputs).union(*(nx.ancestors(g, o) for o in net.outputs))
         for node in order:

@@ -18,8 +18,10 @@ from cnnc.errors import Diagnostic, did_you_mean
 from cnnc.spec.load import Path, SourceMap
 
 
-def describe(annotation: Any) -> str:
-    """A type annotation in words: `int > 0, or a list of int > 0`."""
+def describe(annotation: Any, metadata: list[Any] = ()) -> str:
+    """A type annotation in words: `an integer > 0, or a list of integers > 0`."""
+    if metadata:
+        return describe(typing.Annotated[(annotation, *metadata)])
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         parts = [describe(a) for a in typing.get_args(annotation) if a is not type(None)]
@@ -32,11 +34,18 @@ def describe(annotation: Any) -> str:
         return f"{describe(base)} {' '.join(bounds)}".strip()
     if origin is list:
         (item,) = typing.get_args(annotation) or (Any,)
-        return f"a list of ({describe(item)})" if " or" in describe(item) else f"a list of {describe(item)}"
+        items = describe(item)
+        for one, many in _PLURALS:
+            items = items.replace(one, many)
+        return f"a list of ({items})" if " or " in items else f"a list of {items}"
     if origin is dict:
         return "a mapping"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
         annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+_PLURALS = (("an integer", "integers"), ("a number", "numbers"), ("a string", "strings"),
+            ("a list of", "lists of"))
 
 
 def _bound(meta: Any) -> str | None:
@@ -73,10 +82,10 @@ def diagnose(error: ValidationError, model: type[BaseModel], data: dict[str, Any
                              source.key(path + (key,)), notes, hint)
         elif e["type"] == "missing":
             yield Diagnostic("missing-attribute", f"{what} needs `{key}`", source.value(path),
-                             notes, f"add `{key}: <{describe(fields[key].annotation)}>`")
+                             notes, f"add `{key}: <{describe(fields[key].annotation, fields[key].metadata)}>`")
         else:
             field = fields.get(key)
-            expected = describe(field.annotation) if field else e["msg"]
+            expected = describe(field.annotation, field.metadata) if field else e["msg"]
             constraint = "" if e["type"].endswith("_type") else f" ({e['msg'].lower()})"
             yield Diagnostic("type", f"`{key}` of {what} must be {expected}; got "
                                      f"{_given(data.get(key))}{constraint}",

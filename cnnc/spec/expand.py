@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cnnc.errors import Diagnostic, Span, SpecError, GraphError, did_you_mean
+from cnnc.errors import Diagnostic, Span, SpecError, did_you_mean
 from cnnc.ops import RULES
 from cnnc.ops.base import LayerAttrs
 from cnnc.spec.diagnose import diagnose
-from cnnc.spec.expr import ExprError, substitute
+from cnnc.spec.expr import ExprError, arg_names, substitute
 from cnnc.spec.load import Path, SourceMap
 from cnnc.spec.schema import LAYER, RESERVED_NAMES, BlockCall, SpecDoc
 
@@ -58,6 +58,8 @@ class Network:
     layers: list[LayerInstance]
     outputs: list[str]
     source: SourceMap
+    reference_errors: list[Diagnostic] = field(default_factory=list)  # checked with the graph
+    broken: set[str] = field(default_factory=set)  # layers with an unresolved input
 
 
 @dataclass(eq=False)
@@ -93,6 +95,37 @@ class _Expander:
               hint: str | None = None, key: bool = False) -> None:
         span = self.source.key(path) if key else self.source.value(path)
         self.problems.append(Diagnostic(kind, message, span, call_notes(calls), hint))
+
+    # --- static checks of block definitions ---------------------------------------------------
+
+    def check_blocks(self) -> None:
+        """Check every block once, whether or not an instance reaches it: unknown `$names` and
+        blocks that instantiate themselves."""
+        calls: dict[str, list[tuple[str, Path]]] = {}
+        for name, block in self.doc.blocks.items():
+            calls[name] = []
+            for k, entry in enumerate(block.layers):
+                path = ("blocks", name, "layers", k)
+                if not isinstance(entry, dict):
+                    continue
+                if isinstance(entry.get("block"), str):
+                    calls[name].append((entry["block"], path + ("block",)))
+                for key, value in entry.items():
+                    known = set(block.args) | ({"i"} if "repeat" in entry and "block" in entry
+                                               and key not in ("repeat", "from", "if") else set())
+                    for arg in sorted(set(arg_names(value)) - known):
+                        hint = did_you_mean(arg, block.args) or (
+                            f"`{name}` takes: {', '.join('$' + a for a in block.args)}"
+                            if block.args else f"declare it under `blocks: {name}: args:`")
+                        self.error("block-arg", f"block `{name}` has no argument `${arg}`",
+                                   path + (key,), hint=hint)
+        for start in calls:
+            cycle = _find_cycle(start, calls)
+            if cycle and cycle[0] == start and start == min(cycle[:-1]):
+                path = next(p for b, p in calls[start] if b == cycle[1])
+                self.error("recursion", f"block `{start}` instantiates itself: "
+                                        f"{' -> '.join(cycle)}", path,
+                           hint="blocks may use other blocks, but not in a loop")
 
     # --- expansion ---------------------------------------------------------------------------
 
@@ -332,6 +365,20 @@ class _Expander:
         self.error("reference", f"unknown layer '{ref.name}' {where}", ref.path, hint=hint)
 
 
+def _find_cycle(start: str, calls: dict[str, list[tuple[str, Path]]]) -> list[str] | None:
+    """A path of block calls from `start` back to `start`, if there is one."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        name, trail = stack.pop()
+        for callee, _ in calls.get(name, ()):
+            if callee == start:
+                return trail + [start]
+            if callee not in seen:
+                seen.add(callee)
+                stack.append((callee, trail + [callee]))
+    return None
+
+
 def call_notes(calls: tuple[CallSite, ...]) -> tuple[tuple[Span | None, str], ...]:
     return tuple((site.span, f"in '{site.instance}', an instance of block `{site.block}`")
                  for site in reversed(calls))
@@ -340,23 +387,24 @@ def call_notes(calls: tuple[CallSite, ...]) -> tuple[tuple[Span | None, str], ..
 def expand(doc: SpecDoc, source: SourceMap) -> Network:
     """The flat network a spec describes; raises SpecError/GraphError with every problem found."""
     ex = _Expander(doc, source)
+    ex.check_blocks()
     top = _Scope("")
     top.names[INPUT_ID] = INPUT_ID
     last = ex.scope(doc.layers, ("layers",), top, INPUT_ID, {}, (), False, ())
     if ex.problems:
         raise SpecError(ex.problems)
-    layers = []
+    layers, broken = [], set()
     for instance, refs in ex.layers:
         resolved = tuple(ex.resolve(r) for r in refs)
         instance.inputs = tuple(r for r in resolved if r is not None)
+        if None in resolved:
+            broken.add(instance.id)
         layers.append(instance)
     if doc.outputs is None:
         outputs = [ex.resolve(last)]
     else:
         outputs = [ex.resolve(_Ref(top, name, ("outputs", j))) for j, name in enumerate(doc.outputs)]
-    if ex.problems:
-        raise GraphError(ex.problems)
     if outputs == [INPUT_ID]:
-        raise GraphError([Diagnostic("arity", "the network has no layers that run",
-                                     source.value(("layers",)))])
-    return Network(doc.name, doc.doc, tuple(doc.input), layers, outputs, source)
+        ex.error("arity", "the network has no layers that run", ("layers",))
+    return Network(doc.name, doc.doc, tuple(doc.input), layers,
+                   [o for o in outputs if o is not None], source, ex.problems, broken)

@@ -42,6 +42,15 @@ def has_args(value: Any) -> bool:
     return isinstance(value, str) and "$" in value
 
 
+def arg_names(value: Any) -> list[str]:
+    """Every `$name` used in a YAML value."""
+    if isinstance(value, list):
+        return [n for v in value for n in arg_names(v)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in arg_names(v)]
+    return _ARG.findall(value) if isinstance(value, str) else []
+
+
 def substitute(value: Any, args: dict[str, Any]) -> Any:
     """Replace `$name` references in a YAML value (recursively in lists and mappings).
 

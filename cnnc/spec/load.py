@@ -54,8 +54,11 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else None
-        message = " ".join(part for part in (e.context, e.problem) if part)
-        raise SpecError([Diagnostic("yaml", message or "invalid YAML", span,
+        notes = ()
+        if e.context and e.context_mark and e.problem_mark:
+            context = Span(file, e.context_mark.line + 1, e.context_mark.column + 1)
+            notes = ((context, e.context.replace("while ", "") + " that starts here"),)
+        raise SpecError([Diagnostic("yaml", e.problem or e.context or "invalid YAML", span, notes,
                                     hint="check indentation, colons and brackets near here")])
     except yaml.YAMLError as e:
         raise SpecError([Diagnostic("yaml", str(e), Span(file, 1, 1))])
