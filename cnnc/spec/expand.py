@@ -88,6 +88,7 @@ class _Expander:
         self.problems: list[Diagnostic] = []
         self.layers: list[tuple[LayerInstance, list[_Ref]]] = []
         self.ids: dict[str, Path] = {INPUT_ID: ()}
+        self.bad_blocks: set[str] = set()  # reported once by check_blocks, not per instance
 
     # --- diagnostics -------------------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class _Expander:
                             if block.args else f"declare it under `blocks: {name}: args:`")
                         self.error("block-arg", f"block `{name}` has no argument `${arg}`",
                                    path + (key,), hint=hint)
+                        self.bad_blocks.add(name)
         for start in calls:
             cycle = _find_cycle(start, calls)
             if cycle and cycle[0] == start and start == min(cycle[:-1]):
@@ -126,6 +128,8 @@ class _Expander:
                 self.error("recursion", f"block `{start}` instantiates itself: "
                                         f"{' -> '.join(cycle)}", path,
                            hint="blocks may use other blocks, but not in a loop")
+            if cycle:
+                self.bad_blocks.add(start)
 
     # --- expansion ---------------------------------------------------------------------------
 
@@ -255,6 +259,8 @@ class _Expander:
                 f"blocks: {', '.join(self.doc.blocks)}" if self.doc.blocks else
                 "define it under `blocks:`")
             self.error("unknown-block", f"unknown block `{name}`", path + ("block",), calls, hint)
+            return fallback
+        if name in self.bad_blocks:
             return fallback
         if name in stack:
             cycle = " -> ".join(stack[stack.index(name):] + (name,))
