@@ -105,6 +105,14 @@ class _Expander:
         calls: dict[str, list[tuple[str, Path]]] = {}
         for name, block in self.doc.blocks.items():
             calls[name] = []
+            for j, (arg, default) in enumerate(block.args.items()):
+                earlier = list(block.args)[:j]
+                for used in sorted(set(arg_names(default)) - set(earlier)):
+                    self.error("block-arg", f"the default of `{arg}` uses `${used}`, which is not "
+                                            f"an earlier argument of `{name}`",
+                               ("blocks", name, "args", arg),
+                               hint="a default may use the arguments declared before it")
+                    self.bad_blocks.add(name)
             for k, entry in enumerate(block.layers):
                 path = ("blocks", name, "layers", k)
                 if not isinstance(entry, dict):
@@ -267,9 +275,13 @@ class _Expander:
             self.error("recursion", f"block `{name}` instantiates itself: {cycle}", path, calls,
                        "blocks may use other blocks, but not in a loop")
             return fallback
-        if len(inputs) != 1:
-            self.error("arity", f"a block takes one input (`in`), got {len(inputs)}",
-                       path + ("from",), calls, "merge the inputs first (add, concat)")
+        if len(inputs) != len(block.inputs):
+            names = ", ".join(f"`{n}`" for n in block.inputs)
+            self.error("arity", f"block `{name}` takes {len(block.inputs)} input"
+                                f"{'s' * (len(block.inputs) > 1)} ({names}), got {len(inputs)}",
+                       path + ("from",), calls,
+                       f"list {len(block.inputs)} layer ids in `from:`" if len(block.inputs) > 1
+                       else "merge the inputs first (add, concat)")
             return fallback
         counted = self.substitute({"repeat": raw.get("repeat", 1)}, args, path, calls)
         if counted is None:
@@ -293,10 +305,14 @@ class _Expander:
             values = self.substitute(given, args | {"i": copy}, path, calls)
             if values is None:
                 return fallback
-            values = block.args | values
+            for arg, default in block.args.items():  # defaults may use earlier arguments
+                if arg not in values:
+                    values |= self.substitute({arg: default}, values, ("blocks", name, "args"),
+                                              calls) or {arg: default}
             instance = str(copy) if numbered else (f"{local}.{copy}" if "repeat" in raw else local)
             child = _Scope(qualify(scope.prefix, instance))
-            child.names["in"] = output
+            # the first input runs through the copies; any others reach every copy
+            child.names |= dict(zip(block.inputs, [output, *inputs[1:]]))
             site = CallSite(name, child.prefix, self.source.value(path))
             output = self.scope(block.layers, ("blocks", name, "layers"), child, output,
                                 values, calls + (site,), training_only, stack + (name,))

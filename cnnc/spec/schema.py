@@ -26,8 +26,13 @@ class BlockDef(_Strict):
     """A reusable sub-graph. Inside it, `in` names the block's input and `$arg` its arguments."""
 
     doc: str | None = Field(None, description="what the block is, for readers and diagrams")
+    inputs: list[str] = Field(
+        default_factory=lambda: ["in"], min_length=1,
+        description="names of the block's inputs, bound in order to the instance's `from`")
     args: dict[str, ArgValue] = Field(
-        default_factory=dict, description="argument defaults; `null` makes an argument required")
+        default_factory=dict,
+        description="argument defaults, which may use earlier arguments (`$channels // 2`); "
+                    "`null` makes an argument required")
     layers: list[dict[str, Any]] = Field(min_length=1)
 
 
