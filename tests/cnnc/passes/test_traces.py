@@ -1,0 +1,71 @@
+"""Shape and receptive-field traces that the reference README lists, layer by layer."""
+
+from __future__ import annotations
+
+import cnnc
+from cnnc.ir import keys
+
+
+def trace(name: str, ops: set[str]) -> list[tuple[int, ...]]:
+    c = cnnc.compile_file(name)
+    return [c.node(n)[keys.SHAPE] for n in c.layers if c.node(n)[keys.LAYER].op in ops]
+
+
+def test_lenet5_shapes():
+    assert trace("lenet5", {"conv", "maxpool", "linear"}) == [
+        (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120,), (84,), (10,)]
+
+
+def test_mnist1d_cnn_shapes():
+    assert trace("mnist1d_cnn", {"conv", "linear"}) == [(15, 19), (15, 9), (15, 4), (10,)]
+
+
+def test_unet_original_shapes():
+    sizes = [s[1] for s in trace("unet_original", {"conv", "maxpool", "conv_transpose"})]
+    assert sizes == [570, 568, 284, 282, 280, 140, 138, 136, 68, 66, 64, 32, 30, 28,
+                     56, 54, 52, 104, 102, 100, 200, 198, 196, 392, 390, 388, 388]
+    c = cnnc.compile_file("unet_original")
+    assert c.output_shape == (2, 388, 388)
+
+
+def test_alexnet_paper_receptive_fields():
+    c = cnnc.compile_file("alexnet_paper")
+    sizes = {n: c.node(n)[keys.RECEPTIVE_FIELD][0].size for n in c.layers}
+    assert [sizes[n] for n in ("conv1", "pool1", "conv2", "pool2", "conv3")] == [11, 19, 51, 67, 99]
+
+
+def test_receptive_field_jump_and_start_through_a_stride():
+    c = cnnc.compile_text("name: t\ninput: [1, 32]\nlayers:\n"
+                          "  - {op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"
+                          "  - {op: conv, out: 1, kernel: 3, dilation: 2}\n")
+    first, second = (c.node(n)[keys.RECEPTIVE_FIELD][0] for n in c.layers)
+    assert (first.size, first.jump, first.start) == (3, 2, 0)    # centred on pixel 0
+    assert (second.size, second.jump, second.start) == (11, 2, 4)  # dilated kernel spans 5
+
+
+def test_a_merge_takes_the_largest_field():
+    c = cnnc.compile_text("name: t\ninput: [1, 16, 16]\nlayers:\n"
+                          "  - {id: wide, op: conv, out: 1, kernel: 5, padding: 2}\n"
+                          "  - {id: narrow, op: conv, out: 1, kernel: 1, from: input}\n"
+                          "  - {op: add, from: [narrow, wide]}\n")
+    assert c.node("add_1")[keys.RECEPTIVE_FIELD][0].size == 5
+
+
+def test_peak_memory_frees_each_tensor_after_its_last_reader():
+    # a chain keeps at most two tensors alive; a long skip keeps the input alive to the end
+    chain = cnnc.compile_text("name: t\ninput: [1, 10]\nlayers:\n"
+                              "  - {op: relu}\n  - {op: relu}\n  - {op: relu}\n")
+    assert chain.totals.peak_activation_bytes == 2 * 40
+    skip = cnnc.compile_text("name: t\ninput: [1, 10]\nlayers:\n"
+                             "  - {op: relu}\n  - {op: relu}\n  - {op: add, from: [relu_2, input]}\n")
+    assert skip.totals.peak_activation_bytes == 3 * 40
+    assert skip.totals.activation_bytes == 3 * 40
+
+
+def test_training_only_heads_count_in_params_not_in_inference_macs():
+    main, aux = cnnc.compile_file("googlenet"), cnnc.compile_file("googlenet_aux")
+    assert aux.totals.macs == main.totals.macs
+    assert aux.totals.training_macs > aux.totals.macs
+    assert aux.totals.params > main.totals.params
+    assert [o for o in aux.outputs] == ["fc", "aux2.fc2", "aux1.fc2"]
+    assert aux.totals.peak_activation_bytes == main.totals.peak_activation_bytes
