@@ -28,8 +28,8 @@ class LayerAttrs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
-    id: str | None = Field(None, description="unique name; default `<op>_<n>`")
-    from_: str | list[str] | None = Field(
+    id: str | int | None = Field(None, description="unique name; default `<op>_<n>`")
+    from_: str | int | list[str | int] | None = Field(
         None, alias="from",
         description="input layer id(s); default: the previous layer (`input` or `in` for the block input)")
     if_: bool = Field(True, alias="if", description="false skips the layer: its id then names its input")

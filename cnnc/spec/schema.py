@@ -56,8 +56,8 @@ class BlockCall(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
 
     block: str
-    id: str | None = None
-    from_: str | list[str] | None = Field(None, alias="from")
+    id: str | int | None = None
+    from_: str | int | list[str | int] | None = Field(None, alias="from")
     if_: bool | str = Field(True, alias="if", description="expression; false skips the layer")
     repeat: NonNegativeInt | str = Field(
         1, description="copies stacked in sequence, ids `<id>.0`, `<id>.1`, ...; `$i` in the "
