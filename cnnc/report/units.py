@@ -11,7 +11,7 @@ def si(n: float) -> str:
     """Counts in SI units (parameters, MACs), three significant digits."""
     for factor, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= factor:
-            return f"{n / factor:.3g} {unit}"
+            return f"{_three_digits(n / factor)} {unit}"
     return f"{n:g}"
 
 
@@ -19,8 +19,12 @@ def binary_bytes(n: float) -> str:
     """Bytes in binary units (memory)."""
     for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if n >= factor:
-            return f"{n / factor:.3g} {unit}"
+            return f"{_three_digits(n / factor)} {unit}"
     return f"{n:g} B"
+
+
+def _three_digits(x: float) -> str:
+    return f"{x:#.3g}".rstrip(".")  # 61.0 M, not 61 M; 133 M, not 133. M
 
 
 def number(x: float) -> int | float:

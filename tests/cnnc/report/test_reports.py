@@ -65,8 +65,8 @@ def test_table_lists_every_layer_and_the_totals(tiny, capsys):
     for node in tiny.layers:
         assert f"\n{node} " in out
     assert "parameters            139" in out
-    assert "FLOPs (2 x MACs)    4,800  (4.8 K)" in out
-    assert "peak            1,536 B  (1.5 KiB)" in out
+    assert "FLOPs (2 x MACs)    4,800  (4.80 K)" in out
+    assert "peak            1,536 B  (1.50 KiB)" in out
 
 
 def test_training_only_layers_are_marked_in_the_table(capsys):
