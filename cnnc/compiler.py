@@ -21,7 +21,11 @@ from cnnc.passes.shapes import infer_shapes
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.expand import INPUT_ID, Network, expand
 from cnnc.spec.load import load_yaml
+from cnnc.report.dot import render_dot
+from cnnc.report.json import to_json
+from cnnc.report.table import render_table
 from cnnc.spec.schema import SpecDoc
+from cnnc.zoo import resolve_spec
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,12 @@ class Compiled:
         return self.graph.nodes[node_id]
 
     def to_json(self) -> dict[str, Any]:
-        from cnnc.report.json import to_json
         return to_json(self)
 
     def table(self) -> str:
-        from cnnc.report.table import render_table
         return render_table(self)
 
     def to_dot(self) -> str:
-        from cnnc.report.dot import render_dot
         return render_dot(self)
 
 
@@ -129,10 +130,8 @@ def compile_text(text: str, file: str = "<spec>",
 
 def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None) -> Compiled:
     """Compile a spec file, or a zoo model by name (`resnet18`); raises CnncError on any mistake."""
-    from cnnc.zoo import resolve_spec
     file = resolve_spec(str(path))
-    return compile_text(file.read_text(encoding="utf-8"), str(path if FsPath(path).exists() else file),
-                        input_shape)
+    return compile_text(file.read_text(encoding="utf-8"), str(file), input_shape)
 
 
 __all__ = ["Compiled", "Totals", "compile_file", "compile_text", "CnncError", "INPUT_ID"]

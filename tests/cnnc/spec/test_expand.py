@@ -153,3 +153,8 @@ def test_yaml_anchors_and_merge_keys_work():
           - {<<: *conv3, out: 8}
         """)
     assert c.output_shape == (8, 8, 8)
+
+
+def test_exponent_floats_without_a_dot_are_numbers():
+    c = compile_yaml("name: t\ninput: [3, 8, 8]\nlayers:\n  - {op: batchnorm, eps: 1e-3}\n")
+    assert c.node("batchnorm_1")[keys.LAYER].attrs.eps == 0.001
