@@ -56,11 +56,15 @@ def infer(a: ConvAttrs, xs: tuple[Shape, ...]) -> Shape:
     (x,) = xs
     kernel, stride, dilation, pads = geometry(a, x)
     groups(a, x[0])
-    if a.padding_mode != "zeros":
+    if a.padding_mode in ("reflect", "circular"):
         for size, (before, after) in zip(x[1:], pads):
-            if a.padding_mode == "reflect" and max(before, after) >= size:
-                raise RuleError("size", f"reflect padding of {max(before, after)} needs an input "
-                                        f"longer than that, got {size}", attr="padding")
+            # reflect mirrors inside the input (pad < size); circular wraps it once (pad <= size)
+            limit = size - 1 if a.padding_mode == "reflect" else size
+            if max(before, after) > limit:
+                need = "smaller than" if a.padding_mode == "reflect" else "at most"
+                raise RuleError("size", f"{a.padding_mode} padding must be {need} the input size: "
+                                        f"padding {max(before, after)}, input {size}",
+                                attr="padding")
     sizes = x[1:]
     outs = tuple(window_out(s, k, st, p, d) for s, k, st, p, d in
                  zip(sizes, kernel, stride, pads, dilation))
