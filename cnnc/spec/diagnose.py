@@ -64,30 +64,60 @@ def _given(value: Any) -> str:
     return f"'{value}'" if isinstance(value, str) else repr(value)
 
 
+def _locate(model: type[BaseModel], loc: tuple) -> tuple[tuple, type[BaseModel], str]:
+    """Follow a pydantic error location through nested models (`blocks: {name: BlockDef}`).
+
+    Returns the data path to the innermost model that holds the error, that model, and the key
+    at fault; union-member labels such as 'constrained-int' after the key are dropped.
+    """
+    path: tuple = ()
+    i = 0
+    while i < len(loc):
+        part, fields = loc[i], _fields_by_key(model)
+        inner = _nested_model(fields[part].annotation) if part in fields else None
+        if inner is None or i + 2 >= len(loc):  # a key of this model, or a whole nested value
+            return path, model, str(part)
+        path, model, i = path + (part, loc[i + 1]), inner, i + 2  # into a mapping or list item
+    return path, model, ""
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
 def diagnose(error: ValidationError, model: type[BaseModel], data: dict[str, Any],
              source: SourceMap, path: Path, what: str, notes: tuple = (),
              skip_loc_head: bool = False) -> Iterable[Diagnostic]:
     """Diagnostics for `data` (written at `path`) failing `model`; `what` names it in messages."""
-    fields = _fields_by_key(model)
-    seen: set[str] = set()
+    seen: set[tuple] = set()
     for e in error.errors():
         loc = e["loc"][1:] if skip_loc_head else e["loc"]
-        key = str(loc[0]) if loc else ""
-        if key in seen:
+        inner, owner, key = _locate(model, loc)
+        if (inner, key) in seen:
             continue
-        seen.add(key)
+        seen.add((inner, key))
+        fields = _fields_by_key(owner)
+        where = path + inner
+        name = f"`{'.'.join(map(str, inner))}`" if inner else what
+        value = data
+        for part in inner:
+            value = value[part] if isinstance(value, (dict, list)) else {}
         if e["type"] == "extra_forbidden":
-            hint = did_you_mean(key, fields) or f"{what} accepts: {', '.join(sorted(fields))}"
-            yield Diagnostic("unknown-attribute", f"{what} has no attribute `{key}`",
-                             source.key(path + (key,)), notes, hint)
+            hint = did_you_mean(key, fields) or f"{name} accepts: {', '.join(sorted(fields))}"
+            yield Diagnostic("unknown-attribute", f"{name} has no attribute `{key}`",
+                             source.key(where + (key,)), notes, hint)
         elif e["type"] == "missing":
-            yield Diagnostic("missing-attribute", f"{what} needs `{key}`", source.value(path),
-                             notes, f"add `{key}: <{describe(fields[key].annotation, fields[key].metadata)}>`")
+            field = fields[key]
+            yield Diagnostic("missing-attribute", f"{name} needs `{key}`", source.value(where),
+                             notes, f"add `{key}: <{describe(field.annotation, field.metadata)}>`")
         else:
             field = fields.get(key)
             expected = describe(field.annotation, field.metadata) if field else e["msg"]
+            given = value.get(key) if isinstance(value, dict) else value
             constraint = "" if e["type"].endswith("_type") else f" ({e['msg'].lower()})"
-            yield Diagnostic("type", f"`{key}` of {what} must be {expected}; got "
-                                     f"{_given(data.get(key))}{constraint}",
-                             source.value(path + (key,)), notes)
-
+            yield Diagnostic("type", f"`{key}` of {name} must be {expected}; got "
+                                     f"{_given(given)}{constraint}",
+                             source.value(where + (key,)), notes)

@@ -426,7 +426,11 @@ def expand(doc: SpecDoc, source: SourceMap) -> Network:
         outputs = [ex.resolve(last)]
     else:
         outputs = [ex.resolve(_Ref(top, name, ("outputs", j))) for j, name in enumerate(doc.outputs)]
-    if outputs == [INPUT_ID]:
+    if doc.outputs is None and outputs == [INPUT_ID]:
         ex.error("arity", "the network has no layers that run", ("layers",))
+    for j, output in enumerate(outputs if doc.outputs is not None else ()):
+        if output == INPUT_ID:
+            ex.error("reference", "an output must be a layer, not the network input",
+                     ("outputs", j), hint="name the layer whose result you want")
     return Network(doc.name, doc.doc, tuple(doc.input), layers,
                    [o for o in outputs if o is not None], source, ex.problems, broken)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_NAME_PREFIX = "__arg_"  # `$x` parses as the name __arg_x, so a bare `x` can be told apart
 _WHOLE_ARG = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
 
 
@@ -77,7 +78,7 @@ def _lookup(name: str, args: dict[str, Any]) -> Any:
 
 @lru_cache(maxsize=None)
 def _parse(text: str) -> ast.expr:
-    source = _ARG.sub(lambda m: m.group(1), text)
+    source = _ARG.sub(lambda m: _NAME_PREFIX + m.group(1), text)
     if "$" in source:
         raise ExprError(f"`$` must be followed by an argument name in `{text}`")
     try:
@@ -90,7 +91,7 @@ def _parse(text: str) -> ast.expr:
                                  *_BINARY, *_COMPARE, *_UNARY)):
             raise ExprError(f"`{text}`: only arithmetic (+ - * / // % **), comparisons, and/or/not "
                             f"and `a if cond else b` are allowed")
-        if isinstance(node, ast.Name) and f"${node.id}" not in text:
+        if isinstance(node, ast.Name) and not node.id.startswith(_NAME_PREFIX):
             raise ExprError(f"`{text}`: write arguments with a `$` (`${node.id}`)")
     return tree
 
@@ -99,7 +100,7 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
-        return _lookup(node.id, args)
+        return _lookup(node.id[len(_NAME_PREFIX):], args)
     if isinstance(node, ast.BinOp):
         left, right = _evaluate(node.left, args), _evaluate(node.right, args)
         if isinstance(node.op, ast.Pow) and abs(right) > 64:

@@ -250,3 +250,27 @@ def test_rendered_format():
     assert message(spec).splitlines() == [
         "spec.yaml:4:10: error[unknown-op]: unknown op `convv`",
         "  hint: did you mean 'conv'?"]
+
+
+def test_mistakes_in_a_block_definition_point_inside_it():
+    spec = HEAD + """\
+blocks:
+  unit:
+    argz: {}
+    inputs: x
+    layers: [{op: relu}]
+layers:
+  - {block: unit}
+"""
+    assert errors(spec) == [("unknown-attribute", 5, 5), ("type", 6, 13)]
+    assert "`blocks.unit` has no attribute `argz`" in message(spec)
+
+
+def test_an_argument_must_be_written_with_a_dollar():
+    spec = BLOCKS.replace("kernel: 3", "kernel: '$out + out'") + "layers:\n  - {block: unit, out: 3}\n"
+    assert [k for k, _, _ in errors(spec)] == ["expression"]
+
+
+def test_the_input_cannot_be_an_output():
+    spec = HEAD + "outputs: [relu_1, input]\nlayers:\n  - {op: relu}\n"
+    assert errors(spec) == [("reference", 3, 19)]
