@@ -157,11 +157,9 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
     window that would start inside the right padding.
     """
     span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
     if not ceil_mode:
-        return span // stride + 1
-    out = -(-span // stride) + 1
+        return span // stride + 1 if span >= 0 else 0
+    out = -(-span // stride) + 1  # a window may overhang the end by less than a stride
     if (out - 1) * stride >= size + pad[0]:
         out -= 1
     return out

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt
 
-from cnnc.ops.base import LayerAttrs, Rule, same_shape
+from cnnc.ops.base import LayerAttrs, Rule, Shape, spatial
 
 
 class LrnAttrs(LayerAttrs):
@@ -17,4 +17,9 @@ class LrnAttrs(LayerAttrs):
     k: float = 1.0
 
 
-RULE = Rule(LrnAttrs, same_shape, "norm")
+def infer(a: LrnAttrs, xs: tuple[Shape, ...]) -> Shape:
+    spatial(xs[0], "lrn")  # it normalises across channels at each position of a feature map
+    return xs[0]
+
+
+RULE = Rule(LrnAttrs, infer, "norm")

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import NonNegativeInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, PaddingMode, Rule, Shape, Window, resolve_padding, spatial
+from cnnc.ops.base import (LayerAttrs, PaddingMode, Rule, Shape, Window, fmt, resolve_padding,
+                           spatial)
 
 
 class PadAttrs(LayerAttrs):
@@ -25,9 +26,13 @@ def pads(a: PadAttrs, x: Shape) -> tuple[tuple[int, int], ...]:
 def infer(a: PadAttrs, xs: tuple[Shape, ...]) -> Shape:
     (x,) = xs
     p = pads(a, x)
-    if a.mode == "reflect" and any(max(b, e) >= s for s, (b, e) in zip(x[1:], p)):
-        raise RuleError("size", f"reflect padding must be smaller than the input {x[1:]}",
-                        attr="padding")
+    if a.mode in ("reflect", "circular"):
+        # reflect mirrors inside the input (pad < size); circular wraps it once (pad <= size)
+        limit = 1 if a.mode == "reflect" else 0
+        if any(max(b, e) > s - limit for s, (b, e) in zip(x[1:], p)):
+            need = "smaller than" if a.mode == "reflect" else "at most"
+            raise RuleError("size", f"{a.mode} padding must be {need} the input size "
+                                    f"{fmt(x[1:])}", attr="padding")
     return (x[0], *(s + b + e for s, (b, e) in zip(x[1:], p)))
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, per_axis, spatial
+from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, fmt, per_axis, spatial
 
 _LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
@@ -33,10 +33,17 @@ def infer(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> Shape:
         raise RuleError("shape", f"mode `{a.mode}` is for {_LINEAR_DIMS[a.mode]}D inputs, this "
                                  f"input has {n} spatial axes",
                         hint=f"use mode `{want}`" if want else None, attr="mode")
+    if a.align_corners and a.mode == "nearest":
+        raise RuleError("type", "`align_corners` is for the interpolating modes, not `nearest`",
+                        attr="align_corners")
     if a.size is not None:
         return (x[0], *per_axis(a.size, n, "size"))
     scale = per_axis(a.scale, n, "scale") if isinstance(a.scale, list) else (a.scale,) * n
-    return (x[0], *(math.floor(s * f) for s, f in zip(sizes, scale)))
+    outs = tuple(math.floor(s * f) for s, f in zip(sizes, scale))
+    if min(outs) < 1:
+        raise RuleError("size", f"upsample output would be {fmt(outs)} from {fmt(sizes)}",
+                        hint="use a larger `scale`, or `size`", attr="scale")
+    return (x[0], *outs)
 
 
 def receptive(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> list[Window]:

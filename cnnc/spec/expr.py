@@ -110,7 +110,11 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
         except (TypeError, ZeroDivisionError) as e:
             raise ExprError(f"cannot compute {left!r} {_symbol(node.op)} {right!r}: {e}") from None
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_evaluate(node.operand, args))
+        operand = _evaluate(node.operand, args)
+        try:
+            return _UNARY[type(node.op)](operand)
+        except TypeError as e:
+            raise ExprError(f"cannot apply a unary operator to {operand!r}: {e}") from None
     if isinstance(node, ast.BoolOp):
         values = (_evaluate(v, args) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
@@ -118,8 +122,11 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
         left = _evaluate(node.left, args)
         for op, right_node in zip(node.ops, node.comparators):
             right = _evaluate(right_node, args)
-            if not _COMPARE[type(op)](left, right):
-                return False
+            try:
+                if not _COMPARE[type(op)](left, right):
+                    return False
+            except TypeError:
+                raise ExprError(f"cannot compare {left!r} with {right!r}") from None
             left = right
         return True
     if isinstance(node, ast.IfExp):

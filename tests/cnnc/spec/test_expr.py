@@ -1,0 +1,206 @@
+"""Block-argument expressions: substitution, arithmetic, comparisons, conditionals and refusals.
+
+The arithmetic properties compare with Python's own operators on the same numbers: the evaluator
+is a whitelist over Python's parser, so it must agree wherever it accepts.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnnc.spec.expr import ExprError, arg_names, has_args, substitute
+
+SETTINGS = settings(max_examples=40, deadline=None)
+small = st.integers(-50, 50)
+
+
+# --- substitution ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [3, 2.5, True, False, None, [3, 3], [[1, 2], [0, 1]], "same",
+                                   {"out": 4}])
+def test_a_whole_argument_keeps_its_value_and_type(value):
+    for text in ("$x", "  $x ", "$x\n"):
+        got = substitute(text, {"x": value})
+        assert got == value and type(got) is type(value)
+
+
+def test_a_whole_argument_is_the_same_object_not_a_copy_or_a_string():
+    ks = [3, 5]
+    assert substitute("$ks", {"ks": ks}) is ks
+    assert substitute("$n", {"n": 7}) == 7 and substitute("$n", {"n": 7}) != "7"
+
+
+def test_substitution_recurses_into_lists_and_mappings():
+    value = {"kernel": ["$k", 1], "stride": "$s * 2", "nested": [{"out": "$k + 1"}], "op": "conv"}
+    assert substitute(value, {"k": 3, "s": 2}) == {
+        "kernel": [3, 1], "stride": 4, "nested": [{"out": 4}], "op": "conv"}
+
+
+@pytest.mark.parametrize("value", [3, 2.5, None, True, "conv", "same", "", ["a", 1]])
+def test_values_without_a_dollar_are_left_alone(value):
+    assert substitute(value, {}) == value
+    assert not has_args(value)
+
+
+def test_arg_names_lists_every_reference_in_order():
+    assert arg_names({"a": "$x + $y", "b": ["$z", 3, {"c": "$x"}], "d": 4}) == ["x", "y", "z", "x"]
+    assert arg_names("no args") == [] and arg_names(5) == []
+    assert has_args("$x") and has_args("1 + $x") and not has_args("x") and not has_args(3)
+
+
+# --- arithmetic --------------------------------------------------------------------------------
+
+BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv,
+          "%": operator.mod}
+
+
+@SETTINGS
+@given(a=small, b=small, op=st.sampled_from(sorted(BINARY)))
+def test_integer_arithmetic_matches_python(a, b, op):
+    if op in ("//", "%") and b == 0:
+        with pytest.raises(ExprError):
+            substitute(f"$a {op} $b", {"a": a, "b": b})
+        return
+    got = substitute(f"$a {op} $b", {"a": a, "b": b})
+    assert got == BINARY[op](a, b) and type(got) is int
+
+
+@SETTINGS
+@given(a=small, b=small, c=small)
+def test_precedence_and_parentheses_follow_python(a, b, c):
+    args = {"a": a, "b": b, "c": c}
+    assert substitute("$a + $b * $c", args) == a + b * c
+    assert substitute("($a + $b) * $c", args) == (a + b) * c
+    assert substitute("-$a - -$b", args) == -a - -b
+    assert substitute("$a * 2 ** 3", args) == a * 8
+
+
+@SETTINGS
+@given(a=small, b=small.filter(bool))
+def test_true_division_is_an_int_when_exact_and_a_float_otherwise(a, b):
+    got = substitute("$a / $b", {"a": a, "b": b})
+    if a % b == 0:
+        assert got == a // b and type(got) is int  # `$c / 2` can be a channel count
+    else:
+        assert got == a / b and type(got) is float
+
+
+@pytest.mark.parametrize("text, args, want", [
+    ("$a / $b", {"a": 6.0, "b": 3}, 2.0),      # a float operand keeps a float
+    ("$a / $b", {"a": 6, "b": 1.5}, 4.0),
+    ("$a * 0.5", {"a": 64}, 32.0),
+    ("$x ** 0.5", {"x": 16}, 4.0),
+])
+def test_float_operands_give_floats(text, args, want):
+    got = substitute(text, args)
+    assert got == want and type(got) is float
+
+
+@pytest.mark.parametrize("text, args", [
+    ("$a / 0", {"a": 1}), ("$a // $b", {"a": 1, "b": 0}), ("$a % 0", {"a": 3}),
+    ("$a + $xs", {"a": 1, "xs": [1]}), ("$s - 1", {"s": "same"}),
+    ("2 ** $n", {"n": 65}), ("2 ** -$n", {"n": 65}),
+])
+def test_errors_in_arithmetic_are_expr_errors(text, args):
+    with pytest.raises(ExprError):
+        substitute(text, args)
+
+
+def test_exponents_up_to_64_are_fine():
+    assert substitute("2 ** $n", {"n": 64}) == 2 ** 64
+
+
+# --- comparisons and logic ---------------------------------------------------------------------
+
+COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+           ">": operator.gt, ">=": operator.ge}
+
+
+@SETTINGS
+@given(a=small, b=small, c=small, op=st.sampled_from(sorted(COMPARE)),
+       op2=st.sampled_from(sorted(COMPARE)))
+def test_comparisons_and_chains_match_python(a, b, c, op, op2):
+    args = {"a": a, "b": b, "c": c}
+    assert substitute(f"$a {op} $b", args) is COMPARE[op](a, b)
+    assert substitute(f"$a {op} $b {op2} $c", args) is (COMPARE[op](a, b) and COMPARE[op2](b, c))
+
+
+@SETTINGS
+@given(p=st.booleans(), q=st.booleans(), i=st.integers(0, 3))
+def test_boolean_logic_gives_bools(p, q, i):
+    args = {"p": p, "q": q, "i": i}
+    assert substitute("$p and $q", args) is (p and q)
+    assert substitute("$p or $q", args) is (p or q)
+    assert substitute("not $p", args) is (not p)
+    assert substitute("$i == 0 and $p", args) is (i == 0 and p)
+
+
+def test_and_or_give_a_bool_not_an_operand():
+    assert substitute("$a and $b", {"a": 3, "b": 4}) is True
+    assert substitute("$a or $b", {"a": 0, "b": 0}) is False
+
+
+@SETTINGS
+@given(i=st.integers(0, 4), stride=st.integers(1, 3))
+def test_conditionals_pick_a_branch(i, stride):
+    args = {"i": i, "stride": stride}
+    assert substitute("$stride if $i == 0 else 1", args) == (stride if i == 0 else 1)
+    assert substitute("$stride * 2 if $i > 1 else $i", args) == (
+        stride * 2 if i > 1 else i)
+
+
+def test_a_conditional_keeps_the_branch_type():
+    args = {"c": True, "ks": [3, 3]}
+    assert substitute("$ks if $c else 1", args) == [3, 3]
+    assert substitute("$ks if not $c else 1", args) == 1
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["$nope", " $nope ", "$nope + 1", "$a * $nope",
+                                  "1 if $nope else 2", "$a < $nope", "not $nope"])
+def test_unknown_names_raise_with_the_name(text):
+    with pytest.raises(ExprError) as info:
+        substitute(text, {"a": 1})
+    assert info.value.name == "nope"
+    assert "$nope" in str(info.value)
+
+
+@pytest.mark.parametrize("text", [
+    "abs($x)", "$x.real", "$xs[0]", "$xs[0:1]", "[$x, 1]", "($x, 1)", "{$x: 1}", "{$x}",
+    "($x for _ in 1)", "lambda: $x", "f'{$x}'", "($y := $x)", "$x @ $x", "$x << 1", "$x & 1",
+    "~$x", "$x in $xs", "$x is $x", "__import__('os') and $x",
+])
+def test_calls_attributes_subscripts_and_other_syntax_are_refused(text):
+    with pytest.raises(ExprError) as info:
+        substitute(text, {"x": 2, "xs": [1, 2], "y": 0})
+    assert info.value.name is None
+
+
+@pytest.mark.parametrize("text", ["$", "$ + 1", "$1 + 1", "$$x", "$x$y", "$x + y", "2 * y + $x",
+                                  "$-x"])
+def test_dollar_misuse_is_refused(text):
+    with pytest.raises(ExprError):
+        substitute(text, {"x": 2, "y": 3})
+
+
+@pytest.mark.parametrize("text", ["x + $x", "$x * x", "$x if x else 0"])
+def test_a_bare_name_is_refused_even_next_to_its_dollar_form(text):
+    with pytest.raises(ExprError, match="with a `\\$`"):
+        substitute(text, {"x": 2})
+
+
+@pytest.mark.parametrize("text", ["$x +", "$x if", "($x", "$x $x", "$x = 1", "1 +* $x"])
+def test_syntax_errors_are_expr_errors(text):
+    with pytest.raises(ExprError, match="cannot parse"):
+        substitute(text, {"x": 1})
+
+
+@pytest.mark.parametrize("text", ["-$xs", "$xs < 1", "$s > 2"])
+def test_type_errors_outside_binary_operators_are_expr_errors(text):
+    with pytest.raises(ExprError):
+        substitute(text, {"xs": [1, 2], "s": "same"})
