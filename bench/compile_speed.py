@@ -36,7 +36,7 @@ def main() -> None:
     rows = []
     for name in zoo_names():
         c = cnnc.compile_file(name)
-        rows.append((name, len(c.layers), best_of(lambda: cnnc.compile_file(name))))
+        rows.append((name, len(c.layers), best_of(lambda name=name: cnnc.compile_file(name))))
     print(f"{'model':<24} {'layers':>6} {'ms':>8}")
     for name, layers, seconds in rows:
         print(f"{name:<24} {layers:>6} {seconds * 1e3:>8.1f}")

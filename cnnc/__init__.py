@@ -9,5 +9,5 @@
 from cnnc.compiler import Compiled, Totals, compile_file, compile_text
 from cnnc.errors import CnncError
 
-__all__ = ["Compiled", "CnncError", "Totals", "compile_file", "compile_text"]
+__all__ = ["CnncError", "Compiled", "Totals", "compile_file", "compile_text"]
 __version__ = "0.1.0"

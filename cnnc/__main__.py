@@ -1,3 +1,5 @@
-from cnnc.cli import main
 import sys
+
+from cnnc.cli import main
+
 sys.exit(main())

@@ -18,12 +18,12 @@ from cnnc.passes.memory import Memory, measure_memory
 from cnnc.passes.params import count_params, numel
 from cnnc.passes.receptive_field import trace_receptive_fields
 from cnnc.passes.shapes import infer_shapes
-from cnnc.spec.diagnose import diagnose
-from cnnc.spec.expand import INPUT_ID, Network, expand
-from cnnc.spec.load import load_yaml
 from cnnc.report.dot import render_dot
 from cnnc.report.json import to_json
 from cnnc.report.table import render_table
+from cnnc.spec.diagnose import diagnose
+from cnnc.spec.expand import INPUT_ID, Network, expand
+from cnnc.spec.load import load_yaml
 from cnnc.spec.schema import SpecDoc
 from cnnc.zoo import resolve_spec
 
@@ -134,4 +134,4 @@ def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None)
     return compile_text(file.read_text(encoding="utf-8"), str(file), input_shape)
 
 
-__all__ = ["Compiled", "Totals", "compile_file", "compile_text", "CnncError", "INPUT_ID"]
+__all__ = ["INPUT_ID", "CnncError", "Compiled", "Totals", "compile_file", "compile_text"]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from cnnc.errors import CnncError, Diagnostic
 
-
 _PACKAGE = Path(__file__).resolve().parent
 
 

@@ -34,14 +34,14 @@ def test_every_reference_model_is_in_the_zoo():
 
 
 def test_totals_match_reference(model):
-    name, c, ref = model
+    _, c, ref = model
     t = c.totals
     assert (t.params, t.trainable_params, t.buffers, t.macs) == (
         ref["params"], ref["trainable"], ref["buffers"], ref["macs"])
 
 
 def test_macs_split_matches_reference(model):
-    name, c, ref = model
+    _, c, ref = model
     inference = [n for n in c.layers if not c.node(n)[keys.TRAINING_ONLY]]
     by_op = lambda ops: sum(c.node(n)[keys.MACS] for n in inference
                             if c.node(n)[keys.LAYER].op in ops)
@@ -50,14 +50,14 @@ def test_macs_split_matches_reference(model):
 
 
 def test_shapes_match_reference(model):
-    name, c, ref = model
+    _, c, ref = model
     assert list(c.input_shape) == ref["input_shape"][1:]
     assert list(c.output_shape) == ref["output_shape"][1:]
 
 
 def test_activation_elements_match_reference(model):
     """Every intermediate shape at once: the summed sizes of the counted outputs agree."""
-    name, c, ref = model
+    _, c, ref = model
     total = 0
     for n in c.layers:
         d = c.node(n)

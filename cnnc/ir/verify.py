@@ -1,4 +1,7 @@
-"""Structural checks: cycles, the number of inputs of each op, unreachable and unused layers.
+"""Structural checks: cycles, the number of inputs of each op, and unused layers.
+
+Every layer has at least one input (the previous layer by default), so once cycles are excluded
+every layer depends on the network input: unreachable layers cannot be written.
 
 Also marks training-only nodes: a layer flagged `training_only`, and everything that depends on it.
 """
@@ -10,7 +13,7 @@ import networkx as nx
 from cnnc.errors import Diagnostic, GraphError
 from cnnc.ir import keys
 from cnnc.ops import RULES
-from cnnc.spec.expand import INPUT_ID, Network, call_notes
+from cnnc.spec.expand import Network, call_notes
 
 
 def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
@@ -39,18 +42,12 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
             problems.append(Diagnostic(
                 "arity", f"'{node}' ({layer.op}) takes {want} input{'s' * (want != '1')}, got {n}",
                 source.value(layer.path + ("from",)), call_notes(layer.calls),
-                f"list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
+                "list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
     if order is not None and not net.reference_errors:  # else "unused" would be noise
-        reachable = nx.descendants(g, INPUT_ID) | {INPUT_ID}
         needed = set(net.outputs).union(*(nx.ancestors(g, o) for o in net.outputs))
         for node in order:
             layer = g.nodes[node][keys.LAYER]
-            if layer is None:
-                continue
-            if node not in reachable:
-                problems.append(Diagnostic("unreachable", f"'{node}' does not depend on the input",
-                                           source.value(layer.path), call_notes(layer.calls)))
-            elif node not in needed:
+            if layer is not None and node not in needed:
                 problems.append(Diagnostic(
                     "unused", f"the output of '{node}' is never used", source.value(layer.path),
                     call_notes(layer.calls),

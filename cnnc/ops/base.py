@@ -6,8 +6,9 @@ Shapes in the IR exclude the batch dimension: `(C, *spatial)` for feature maps, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 

@@ -8,9 +8,21 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import (LayerAttrs, Padding, PaddingMode, PerAxis, Rule, Shape, Window,
-                           check_window_fits, conv_windows, per_axis, resolve_padding, spatial,
-                           window_out)
+from cnnc.ops.base import (
+    LayerAttrs,
+    Padding,
+    PaddingMode,
+    PerAxis,
+    Rule,
+    Shape,
+    Window,
+    check_window_fits,
+    conv_windows,
+    per_axis,
+    resolve_padding,
+    spatial,
+    window_out,
+)
 
 
 class ConvAttrs(LayerAttrs):

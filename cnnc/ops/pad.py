@@ -7,8 +7,16 @@ from typing import Literal
 from pydantic import NonNegativeInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import (LayerAttrs, PaddingMode, Rule, Shape, Window, fmt, resolve_padding,
-                           spatial)
+from cnnc.ops.base import (
+    LayerAttrs,
+    PaddingMode,
+    Rule,
+    Shape,
+    Window,
+    fmt,
+    resolve_padding,
+    spatial,
+)
 
 
 class PadAttrs(LayerAttrs):

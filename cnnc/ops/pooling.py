@@ -7,8 +7,19 @@ import math
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import (LayerAttrs, PerAxis, Shape, Window, check_window_fits, conv_windows,
-                           global_windows, per_axis, resolve_padding, spatial, window_out)
+from cnnc.ops.base import (
+    LayerAttrs,
+    PerAxis,
+    Shape,
+    Window,
+    check_window_fits,
+    conv_windows,
+    global_windows,
+    per_axis,
+    resolve_padding,
+    spatial,
+    window_out,
+)
 
 
 class PoolAttrs(LayerAttrs):

@@ -23,7 +23,7 @@ class AxisField:
     jump: float
     start: float
 
-    def through(self, w: Window) -> "AxisField":
+    def through(self, w: Window) -> AxisField:
         return AxisField(self.size + (w.kernel - 1) * self.jump, self.jump * w.stride,
                          self.start + w.offset * self.jump)
 

@@ -65,7 +65,7 @@ class Network:
 @dataclass(eq=False)
 class _Scope:
     prefix: str
-    names: dict[str, "str | _Ref"] = field(default_factory=dict)
+    names: dict[str, str | _Ref] = field(default_factory=dict)
     spans: dict[str, Span | None] = field(default_factory=dict)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -76,7 +76,7 @@ def _lookup(name: str, args: dict[str, Any]) -> Any:
     return args[name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parse(text: str) -> ast.expr:
     source = _ARG.sub(lambda m: _NAME_PREFIX + m.group(1), text)
     if "$" in source:

@@ -65,19 +65,19 @@ class BlockCall(BaseModel):
     training_only: bool = False
 
 
-LayerUnion = Annotated[Union[tuple(rule.attrs for rule in RULES.values())],
+LayerUnion = Annotated[Union[tuple(rule.attrs for rule in RULES.values())],  # noqa: UP007
                        Field(discriminator="op")]
 LAYER = TypeAdapter(LayerUnion)
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file, for editors; any attribute may be a `$` expression."""
-    layer_entry = TypeAdapter(Union[LayerUnion, BlockCall]).json_schema(by_alias=True)
+    layer_entry = TypeAdapter(LayerUnion | BlockCall).json_schema(by_alias=True)
     schema = SpecDoc.model_json_schema(by_alias=True)
     defs = schema.setdefault("$defs", {}) | layer_entry.pop("$defs", {})
     defs["Expression"] = {"type": "string", "pattern": r"\$",
                           "description": "a block argument `$name` or an expression over them"}
-    for name, model in defs.items():
+    for model in defs.values():
         for key, prop in model.get("properties", {}).items():
             if key not in ("op", "block", "id", "from"):
                 model["properties"][key] = {"anyOf": [prop, {"$ref": "#/$defs/Expression"}]}

@@ -357,9 +357,6 @@ def pool_case(draw, op: str):
 def check_pool(attrs: dict, x_shape: tuple[int, ...]) -> None:
     n = len(x_shape) - 1
     kernel = expand(attrs["kernel"], n)
-    stride = kernel if attrs["stride"] is None else expand(attrs["stride"], n)
-    dilation = expand(attrs.get("dilation", 1), n)
-    pads = [(p, p) for p in expand(attrs["padding"], n)]
     assume(not avgpool3d_input_below_kernel(attrs["op"], x_shape[1:], kernel))
     model = MaxPoolAttrs if attrs["op"] == "maxpool" else AvgPoolAttrs
     got = rule_outcome(attrs["op"], model.model_validate(attrs), x_shape)
