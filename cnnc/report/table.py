@@ -55,6 +55,7 @@ def render_table(c: Compiled) -> str:
         totals.insert(5, ("  in training", grouped(t.training_macs), si(t.training_macs)))
     w0, w1 = max(len(r[0]) for r in totals), max(len(r[1]) for r in totals)
     out += [f"{a.ljust(w0)}  {b.rjust(w1)}  ({u})" for a, b, u in totals]
+    out[-1] += f" when '{c.memory.peak_node}' is computed"
     out.append("per sample: MACs and activations count one input; activations are float32 "
                "outputs of inference, peak with each freed after its last reader")
     if any(c.node(n)[keys.TRAINING_ONLY] for n in c.layers):
