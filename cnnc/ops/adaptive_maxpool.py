@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.ops.base import Rule
-from cnnc.ops.pooling import AdaptiveAttrs, infer_adaptive, receptive_adaptive
+from cnnc.ops.pooling import (
+    AdaptiveAttrs,
+    infer_adaptive,
+    lower_adaptive,
+    receptive_adaptive,
+)
 
 
 class AdaptiveMaxPoolAttrs(AdaptiveAttrs):
     op: Literal["adaptive_maxpool"]
 
 
-RULE = Rule(AdaptiveMaxPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive)
+RULE = Rule(AdaptiveMaxPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive,
+            lower=lower_adaptive)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnc.ops.base import Rule
+from cnnc.ops import pooling
+from cnnc.ops.base import Rule, Shape
 from cnnc.ops.pooling import PoolAttrs, infer, receptive
 
 
@@ -15,4 +16,10 @@ class AvgPoolAttrs(PoolAttrs):
     count_include_pad: bool = Field(True, description="padding zeros count in the average")
 
 
-RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive)
+def lower(a: AvgPoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    window = pooling.lower(a, xs, y)
+    del window["dilation"]  # average pooling has none
+    return window | {"count_include_pad": a.count_include_pad}
+
+
+RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower)

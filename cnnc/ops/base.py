@@ -69,6 +69,10 @@ def _pointwise(a: Any, xs: tuple[Shape, ...]) -> list[Window] | None:
     return None
 
 
+def _no_attrs(a: Any, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Rule:
     """The compile-time meaning of one op.
@@ -78,6 +82,7 @@ class Rule:
     buffers:   non-learnable state (BatchNorm running statistics)
     macs:      multiply-accumulates for one sample, conventions in ARCHITECTURE.md
     receptive: one Window per spatial axis of the first input, or None for a pointwise op
+    lower:     the kernel's attributes as plain values, resolved (runtime/plan.py)
     arity:     (fewest, most) inputs; None means no upper bound
     family:    groups ops for colours and legends in reports
     """
@@ -90,6 +95,7 @@ class Rule:
     buffers: Callable[[Any, tuple[Shape, ...]], dict[str, Shape]] = _none
     macs: Callable[[Any, tuple[Shape, ...], Shape], int] = _zero
     receptive: Callable[[Any, tuple[Shape, ...]], list[Window] | None] = _pointwise
+    lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:

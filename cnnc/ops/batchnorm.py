@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
@@ -36,4 +36,8 @@ def buffers(a: BatchNormAttrs, xs: tuple[Shape, ...]) -> dict[str, Shape]:
     return {"running_mean": (c,), "running_var": (c,)}
 
 
-RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers)
+def lower(a: BatchNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"eps": a.eps, "momentum": a.momentum}
+
+
+RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower)

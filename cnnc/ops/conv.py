@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -101,4 +101,11 @@ def receptive(a: ConvAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return conv_windows(kernel, stride, pads, dilation)
 
 
-RULE = Rule(ConvAttrs, infer, "conv", params=params, macs=macs, receptive=receptive)
+def lower(a: ConvAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    _, stride, dilation, pads = geometry(a, xs[0])
+    return {"stride": stride, "dilation": dilation, "padding": pads,
+            "groups": groups(a, xs[0][0]), "padding_mode": a.padding_mode}
+
+
+RULE = Rule(ConvAttrs, infer, "conv", params=params, macs=macs, receptive=receptive,
+            lower=lower)

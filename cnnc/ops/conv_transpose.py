@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
@@ -79,4 +79,11 @@ def receptive(a: ConvTransposeAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return windows
 
 
-RULE = Rule(ConvTransposeAttrs, infer, "conv", params=params, macs=macs, receptive=receptive)
+def lower(a: ConvTransposeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    _, stride, padding, output_padding, dilation = geometry(a, xs[0])
+    return {"stride": stride, "dilation": dilation, "padding": padding,
+            "output_padding": output_padding, "groups": a.groups}
+
+
+RULE = Rule(ConvTransposeAttrs, infer, "conv", params=params, macs=macs, receptive=receptive,
+            lower=lower)

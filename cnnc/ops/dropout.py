@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnc.ops.base import LayerAttrs, Rule, same_shape
+from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
 
 
 class DropoutAttrs(LayerAttrs):
@@ -14,4 +14,8 @@ class DropoutAttrs(LayerAttrs):
     p: float = Field(0.5, ge=0.0, lt=1.0, description="probability of zeroing an element")
 
 
-RULE = Rule(DropoutAttrs, same_shape, "regularise")
+def lower(a: DropoutAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"p": a.p}
+
+
+RULE = Rule(DropoutAttrs, same_shape, "regularise", lower=lower)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from cnnc.ops.base import LayerAttrs, Rule, same_shape
+from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
 
 
 class LeakyReluAttrs(LayerAttrs):
@@ -12,4 +12,8 @@ class LeakyReluAttrs(LayerAttrs):
     negative_slope: float = 0.01
 
 
-RULE = Rule(LeakyReluAttrs, same_shape, "activation")
+def lower(a: LeakyReluAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"negative_slope": a.negative_slope}
+
+
+RULE = Rule(LeakyReluAttrs, same_shape, "activation", lower=lower)

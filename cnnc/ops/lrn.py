@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -22,4 +22,8 @@ def infer(a: LrnAttrs, xs: tuple[Shape, ...]) -> Shape:
     return xs[0]
 
 
-RULE = Rule(LrnAttrs, infer, "norm")
+def lower(a: LrnAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"size": a.size, "alpha": a.alpha, "beta": a.beta, "k": a.k}
+
+
+RULE = Rule(LrnAttrs, infer, "norm", lower=lower)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import NonNegativeInt
 
@@ -48,4 +48,8 @@ def receptive(a: PadAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return [Window(1, 1, -before) for before, _ in pads(a, xs[0])]
 
 
-RULE = Rule(PadAttrs, infer, "shape", receptive=receptive)
+def lower(a: PadAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"padding": pads(a, xs[0]), "mode": a.mode, "value": a.value}
+
+
+RULE = Rule(PadAttrs, infer, "shape", receptive=receptive, lower=lower)

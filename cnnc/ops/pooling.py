@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
@@ -56,6 +57,17 @@ def infer(a: PoolAttrs, xs: tuple[Shape, ...]) -> Shape:
 def receptive(a: PoolAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     kernel, stride, dilation, pads = geometry(a, xs[0])
     return conv_windows(kernel, stride, pads, dilation)
+
+
+def lower(a: PoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    """Window geometry with the output sizes, so kernels need not repeat the ceil_mode rule."""
+    kernel, stride, dilation, pads = geometry(a, xs[0])
+    return {"kernel": kernel, "stride": stride, "padding": pads, "dilation": dilation,
+            "out": y[1:]}
+
+
+def lower_adaptive(a: AdaptiveAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"out": y[1:]}
 
 
 def infer_global(a: LayerAttrs, xs: tuple[Shape, ...]) -> Shape:

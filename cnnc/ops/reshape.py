@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -30,4 +30,8 @@ def infer(a: ReshapeAttrs, xs: tuple[Shape, ...]) -> Shape:
     return out
 
 
-RULE = Rule(ReshapeAttrs, infer, "shape", receptive=receptive)
+def lower(a: ReshapeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"shape": y}  # -1 resolved
+
+
+RULE = Rule(ReshapeAttrs, infer, "shape", receptive=receptive, lower=lower)

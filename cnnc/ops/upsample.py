@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
@@ -57,4 +57,13 @@ def receptive(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return windows
 
 
-RULE = Rule(UpsampleAttrs, infer, "resample", receptive=receptive)
+def lower(a: UpsampleAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    n = len(y) - 1
+    scale = None
+    if a.scale is not None:  # PyTorch maps output to input coordinates by 1/scale, not in/out
+        scale = tuple(float(f) for f in (a.scale if isinstance(a.scale, list) else [a.scale] * n))
+    return {"out": y[1:], "mode": "nearest" if a.mode == "nearest" else "linear",
+            "align_corners": a.align_corners, "scale": scale}
+
+
+RULE = Rule(UpsampleAttrs, infer, "resample", receptive=receptive, lower=lower)

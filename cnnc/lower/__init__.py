@@ -1,0 +1,50 @@
+"""Lowering: a compiled graph becomes a `runtime.plan.Plan` (fused steps, parameters with their
+initialisation, buffer lifetimes per mode)."""
+
+from __future__ import annotations
+
+from cnnc.compiler import Compiled
+from cnnc.ir import keys
+from cnnc.lower.fuse import Fusion, find_fusions
+from cnnc.lower.params import tensors
+from cnnc.lower.schedule import schedule
+from cnnc.lower.steps import folded_step, fused_step, single_step
+from runtime.plan import Plan, Step
+
+
+def lower(c: Compiled, fuse: bool = True) -> Plan:
+    """The Plan of a compiled network; `fuse=False` keeps one step per layer (for checks)."""
+    fusions = find_fusions(c.graph, c.order, c.outputs) if fuse else []
+    by_last = {f.nodes[-1]: f for f in fusions}
+    inner = {n for f in fusions for n in f.nodes[:-1]}
+    train, infer, folds = [], [], []
+    for node in c.layers:
+        if node in inner:
+            continue
+        training_only = c.node(node)[keys.TRAINING_ONLY]
+        if node in by_last:
+            train.append(fused_step(c, by_last[node]))
+            step, fold = folded_step(c, by_last[node])
+            folds += [fold] if fold else []
+        else:
+            step = single_step(c, node)
+            train.append(step)
+        if not training_only:
+            infer.append(step)
+    infer_outputs = tuple(o for o in c.outputs if not c.node(o)[keys.TRAINING_ONLY])
+    params, state, order = tensors(c)
+    return Plan(c.name, c.input_shape, params, state,
+                training=schedule(train, c.outputs, c.input_shape, training=True),
+                inference=schedule(infer, infer_outputs, c.input_shape, training=False),
+                folds=tuple(folds), tensor_order=order,
+                shapes={n: c.node(n)[keys.SHAPE] for n in c.order})
+
+
+def describe_fusions(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(mode, kernel, nodes) for every step that covers more than one layer."""
+    return [(mode, s.op, s.nodes) for mode, sched in (("training", plan.training),
+                                                     ("inference", plan.inference))
+            for s in sched.steps if len(s.nodes) > 1]
+
+
+__all__ = ["Fusion", "Plan", "Step", "describe_fusions", "lower"]

@@ -1,0 +1,62 @@
+"""Find the chains that run as one fused step: conv -> batchnorm -> relu, conv -> batchnorm,
+conv -> relu and linear -> relu, where every intermediate tensor has no other reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from cnnc.ir import keys
+
+# Longest first, so conv -> batchnorm -> relu is never cut short to conv -> batchnorm.
+PATTERNS: dict[tuple[str, ...], str] = {
+    ("conv", "batchnorm", "relu"): "conv_bn_relu",
+    ("conv", "batchnorm"): "conv_bn",
+    ("conv", "relu"): "conv_relu",
+    ("linear", "relu"): "linear_relu",
+}
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """A chain of nodes computed by the kernel `op`; the last node names the fused output."""
+
+    op: str
+    nodes: tuple[str, ...]
+
+
+def _sole_reader(g: nx.DiGraph, node: str, outputs: set[str]) -> str | None:
+    """The one layer reading `node`, when exactly one reads it, once, and it is no output."""
+    readers = list(g.successors(node))
+    if node in outputs or len(readers) != 1 or len(g.edges[node, readers[0]]["ports"]) != 1:
+        return None
+    return readers[0]
+
+
+def _chain(g: nx.DiGraph, start: str, ops: tuple[str, ...], outputs: set[str]) -> tuple | None:
+    chain = [start]
+    for op in ops[1:]:
+        reader = _sole_reader(g, chain[-1], outputs)
+        if reader is None or g.nodes[reader][keys.LAYER].op != op:
+            return None
+        if g.nodes[reader][keys.TRAINING_ONLY] != g.nodes[start][keys.TRAINING_ONLY]:
+            return None
+        chain.append(reader)
+    return tuple(chain)
+
+
+def find_fusions(g: nx.DiGraph, order: tuple[str, ...], outputs: tuple[str, ...]) -> list[Fusion]:
+    """Every fusable chain, in topological order; chains never overlap."""
+    found, taken = [], set()
+    for node in order[1:]:
+        if node in taken:
+            continue
+        op = g.nodes[node][keys.LAYER].op
+        for ops, fused in PATTERNS.items():
+            chain = ops[0] == op and _chain(g, node, ops, set(outputs))
+            if chain:
+                found.append(Fusion(fused, chain))
+                taken.update(chain)
+                break
+    return found

@@ -1,0 +1,62 @@
+"""Turn graph nodes and fused chains into runtime Steps, for training or for inference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnc.compiler import Compiled
+from cnnc.ir import keys
+from cnnc.lower.fuse import Fusion
+from cnnc.ops import RULES
+from runtime.plan import Fold, Step
+
+
+def kernel_attrs(c: Compiled, node: str) -> dict[str, Any]:
+    layer = c.node(node)[keys.LAYER]
+    xs = tuple(c.node(p)[keys.SHAPE] for p in layer.inputs)
+    return RULES[layer.op].lower(layer.attrs, xs, c.node(node)[keys.SHAPE])
+
+
+def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:
+    d = c.node(node)
+    return {prefix + name: f"{node}.{name}" for name in (*d[keys.PARAMS], *d[keys.BUFFERS])}
+
+
+def single_step(c: Compiled, node: str) -> Step:
+    layer = c.node(node)[keys.LAYER]
+    return Step(node, layer.op, layer.inputs, kernel_attrs(c, node), _own_tensors(c, node),
+                (node,), c.node(node)[keys.SHAPE])
+
+
+def fused_step(c: Compiled, f: Fusion) -> Step:
+    """Training form: one kernel that computes the whole chain. Attributes are keyed by the
+    part they belong to (`conv`, `bn`), and so are the BatchNorm tensors (`bn.weight`)."""
+    first, last = f.nodes[0], f.nodes[-1]
+    attrs = {"conv": kernel_attrs(c, first)} if f.op.startswith("conv") else {}
+    params = _own_tensors(c, first)
+    if "bn" in f.op:
+        attrs["bn"] = kernel_attrs(c, f.nodes[1])
+        params |= _own_tensors(c, f.nodes[1], prefix="bn.")
+    return Step(last, f.op, c.node(first)[keys.LAYER].inputs, attrs, params, f.nodes,
+                c.node(last)[keys.SHAPE])
+
+
+def folded_step(c: Compiled, f: Fusion) -> tuple[Step, Fold | None]:
+    """Inference form: BatchNorm folded into the conv's weight and bias, leaving a conv or a
+    conv + ReLU step over the folded tensors."""
+    if "bn" not in f.op:
+        return fused_step(c, f), None
+    conv, bn = f.nodes[0], f.nodes[1]
+    own, bn_own = c.node(conv)[keys.PARAMS], c.node(bn)[keys.PARAMS]
+    fold = Fold(weight=f"{conv}.weight", bias=f"{conv}.bias" if "bias" in own else None,
+                bn_weight=f"{bn}.weight" if "weight" in bn_own else None,
+                bn_bias=f"{bn}.bias" if "bias" in bn_own else None,
+                running_mean=f"{bn}.running_mean", running_var=f"{bn}.running_var",
+                eps=kernel_attrs(c, bn)["eps"],
+                into_weight=f"{conv}.weight:folded", into_bias=f"{conv}.bias:folded")
+    params = {"weight": fold.into_weight, "bias": fold.into_bias}
+    op, attrs = ("conv_relu", {"conv": kernel_attrs(c, conv)}) if f.op == "conv_bn_relu" \
+        else ("conv", kernel_attrs(c, conv))
+    last = f.nodes[-1]
+    return Step(last, op, c.node(conv)[keys.LAYER].inputs, attrs, params, f.nodes,
+                c.node(last)[keys.SHAPE]), fold

@@ -1,0 +1,116 @@
+"""A network ready to run: a Plan with its parameters and state on an array module.
+
+    model = Model(plan)                      # PyTorch's default initialisation, seeded
+    y = model.forward(x, training=True)      # (N, *plan.input_shape) -> first output
+    loss, dy = softmax_cross_entropy(np, y, labels)
+    grads = model.backward(dy)               # {"conv1.weight": dw, ...}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+from runtime import executor
+from runtime.fold import fold
+from runtime.kernels import KERNELS
+from runtime.plan import Plan, Tensor
+
+
+class Model:
+    """Parameters, state and the two schedules of a Plan.
+
+    Parameters and state are arrays of `dtype` on `xp`, by Tensor name. Write them through
+    `set` (or `load`) so the folded inference weights are recomputed; an optimizer that updates
+    `params` in place calls `changed()`.
+    """
+
+    def __init__(self, plan: Plan, xp: ModuleType = numpy, dtype: Any = "float32",
+                 seed: int = 0) -> None:
+        self.plan, self.xp, self.dtype = plan, xp, xp.dtype(dtype)
+        self.rng = xp.random.default_rng(seed)
+        init_rng = numpy.random.default_rng(seed)
+        self.params = {t.name: self._init(t, init_rng) for t in plan.params}
+        self.state = {t.name: self._init(t, init_rng) for t in plan.state}
+        self.outputs: dict[str, Any] = {}
+        self.input_grad: Any = None
+        self._tape: executor.Tape | None = None
+        self._folded: dict[str, Any] | None = None
+
+    def _init(self, t: Tensor, rng: numpy.random.Generator) -> Any:
+        if t.init == "uniform":
+            values = rng.uniform(-t.bound, t.bound, t.shape)
+        else:
+            values = numpy.full(t.shape, 1.0 if t.init == "ones" else 0.0)
+        return self.xp.asarray(values, dtype=self.dtype)
+
+    @property
+    def trainable(self) -> list[str]:
+        """Names of the parameters an optimizer updates (frozen layers left out)."""
+        return [t.name for t in self.plan.params if t.trainable]
+
+    def tensors(self) -> dict[str, Any]:
+        """Parameters and state together, in definition order: what a checkpoint holds."""
+        return self.params | self.state
+
+    def set(self, name: str, value: Any) -> None:
+        """Replace one parameter or state tensor, checking its shape."""
+        store = self.params if name in self.params else self.state
+        if name not in store:
+            raise KeyError(f"'{name}' is not a parameter or state tensor of '{self.plan.name}'")
+        value = self.xp.asarray(value, dtype=self.dtype)
+        if value.shape != store[name].shape:
+            raise ValueError(f"'{name}' has shape {store[name].shape}, got {value.shape}")
+        store[name] = value
+        self.changed()
+
+    def load(self, tensors: Mapping[str, Any]) -> None:
+        for name, value in tensors.items():
+            self.set(name, value)
+
+    def changed(self) -> None:
+        """Parameters or state changed in place: refold the inference weights on next use."""
+        self._folded = None
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        """Run a batch (N, *input_shape) and return the first output; every output is in
+        `self.outputs`. Training uses batch statistics, dropout and the auxiliary heads, and
+        keeps what `backward` needs."""
+        x = self.xp.asarray(x, dtype=self.dtype)
+        want = tuple(self.plan.input_shape)
+        if x.shape[1:] != want:
+            raise ValueError(f"'{self.plan.name}' takes inputs (N, {', '.join(map(str, want))}),"
+                             f" got {tuple(x.shape)}")
+        if training:
+            self.changed()  # batch statistics move the running averages
+            sched, tensors = self.plan.training, self.tensors()
+        else:
+            sched, tensors = self.plan.inference, self.tensors() | self._fold()
+        self.outputs, self._tape = executor.forward(self.xp, sched, KERNELS, x, tensors,
+                                                    training, self.rng)
+        return self.outputs[sched.outputs[0]]
+
+    def backward(self, dy: Any) -> dict[str, Any]:
+        """Gradients of every parameter from the gradient of the first output (or a dict of
+        output name -> gradient), after a training forward. The input's gradient is left in
+        `input_grad`."""
+        if self._tape is None:
+            raise RuntimeError("backward needs a forward pass with training=True first")
+        douts = dy if isinstance(dy, Mapping) else {self.plan.training.outputs[0]: dy}
+        grads, self.input_grad = executor.backward(self.xp, self.plan.training, KERNELS,
+                                                   self._tape, douts, self.tensors())
+        self._tape = None
+        return {name: grads[name] if name in grads else self.xp.zeros_like(value)
+                for name, value in self.params.items()}
+
+    def _fold(self) -> dict[str, Any]:
+        if self._folded is None:
+            self._folded = fold(self.xp, self.plan.folds, self.tensors())
+        return self._folded
+
+    def num_params(self) -> int:
+        return sum(math.prod(t.shape) for t in self.plan.params)

@@ -1,0 +1,9 @@
+import numpy as np
+
+from runtime.kernels import relu
+from gradcheck import check_kernel
+
+
+def test_relu_gradient():
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 4))
+    check_kernel(relu, [x], {}, {})
