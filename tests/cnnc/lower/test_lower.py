@@ -1,0 +1,123 @@
+"""Lowering: which chains fuse, the steps of each mode, parameter order and buffer lifetimes."""
+
+import math
+
+from cnnc.compiler import compile_file, compile_text
+from cnnc.lower import describe_fusions, lower
+
+BRANCHY = """
+name: branchy
+input: [3, 8, 8]
+layers:
+  - {id: c1, op: conv, out: 4, kernel: 3, padding: 1}
+  - {id: b1, op: batchnorm}
+  - {id: r1, op: relu}
+  - {id: c2, op: conv, out: 4, kernel: 3, padding: 1}
+  - {id: b2, op: batchnorm}
+  - {id: sum, op: add, from: [b2, r1]}
+  - {id: c3, op: conv, out: 4, kernel: 1, from: sum}
+  - {id: r3, op: relu}
+  - {id: tap, op: relu, from: c3}
+  - {id: cat, op: concat, from: [r3, tap]}
+  - {id: flat, op: flatten}
+  - {id: fc, op: linear, out: 5}
+  - {id: act, op: relu}
+"""
+
+
+def steps(plan, mode="training"):
+    return [(s.op, s.nodes) for s in getattr(plan, mode).steps]
+
+
+def test_chains_fuse_only_where_the_intermediates_have_one_reader():
+    plan = lower(compile_text(BRANCHY))
+    assert steps(plan) == [
+        ("conv_bn_relu", ("c1", "b1", "r1")),
+        ("conv_bn", ("c2", "b2")),
+        ("add", ("sum",)),
+        ("conv", ("c3",)),          # c3 feeds two relus: nothing to fuse
+        ("relu", ("r3",)),
+        ("relu", ("tap",)),
+        ("concat", ("cat",)),
+        ("flatten", ("flat",)),
+        ("linear_relu", ("fc", "act")),
+    ]
+    # Inference folds the BN away: a conv (+ ReLU) over the folded tensors.
+    first, second = plan.inference.steps[:2]
+    assert (first.op, first.params) == ("conv_relu", {"weight": "c1.weight:folded",
+                                                       "bias": "c1.bias:folded"})
+    assert (second.op, second.id) == ("conv", "b2")
+    assert [(f.weight, f.running_var, f.into_bias) for f in plan.folds] == [
+        ("c1.weight", "b1.running_var", "c1.bias:folded"),
+        ("c2.weight", "b2.running_var", "c2.bias:folded")]
+
+
+def test_an_output_is_never_fused_away():
+    text = BRANCHY.replace("name: branchy", "name: branchy\noutputs: [act, b1]")
+    plan = lower(compile_text(text))
+    assert steps(plan)[:2] == [("conv_bn", ("c1", "b1")), ("relu", ("r1",))]
+
+
+def test_unfused_plan_has_one_step_per_layer():
+    c = compile_text(BRANCHY)
+    plan = lower(c, fuse=False)
+    assert [s.nodes for s in plan.training.steps] == [(n,) for n in c.layers]
+    assert plan.folds == () and describe_fusions(plan) == []
+
+
+def test_resnet18_fuses_every_conv_with_its_batchnorm():
+    plan = lower(compile_file("resnet18"))
+    fused = describe_fusions(plan)
+    train = [(op, nodes) for mode, op, nodes in fused if mode == "training"]
+    assert len(plan.folds) == 20  # every conv of ResNet-18 is followed by a BN
+    assert sum(op == "conv_bn_relu" for op, _ in train) == 9   # stem + first conv per block
+    assert sum(op == "conv_bn" for op, _ in train) == 11       # second convs + 3 shortcuts
+    assert ("layer2.0.downsample.conv", "layer2.0.downsample.bn") in [n for _, n in train]
+
+
+def test_kernel_attributes_are_resolved():
+    plan = lower(compile_text(BRANCHY), fuse=False)
+    conv = plan.training.steps[0]
+    assert conv.attrs == {"stride": (1, 1), "dilation": (1, 1), "padding": ((1, 1), (1, 1)),
+                          "groups": 1, "padding_mode": "zeros"}
+    pool = lower(compile_file("googlenet")).inference.steps[1]
+    assert pool.op == "maxpool" and pool.attrs["out"] == (56, 56)  # ceil mode, resolved
+
+
+def test_parameters_follow_definition_order_like_a_state_dict():
+    plan = lower(compile_text(BRANCHY))
+    assert plan.tensor_order[:8] == (
+        "c1.weight", "c1.bias", "b1.weight", "b1.bias", "b1.running_mean", "b1.running_var",
+        "c2.weight", "c2.bias")
+    conv = next(t for t in plan.params if t.name == "c1.weight")
+    assert conv.init == "uniform" and math.isclose(conv.bound, 1 / math.sqrt(3 * 9))
+    assert [t.init for t in plan.state[:2]] == ["zeros", "ones"]
+
+
+def test_inference_reuses_buffers_after_their_last_reader():
+    text = """
+name: chain
+input: [1, 4, 4]
+layers:
+  - {id: a, op: relu}
+  - {id: b, op: sigmoid}
+  - {id: c, op: tanh}
+  - {id: d, op: add, from: [c, a]}
+  - {id: f, op: flatten}
+"""
+    sched = lower(compile_text(text)).inference
+    assert sched.frees == (("input",), (), ("b",), ("a", "c"), ("d",))
+    assert sched.views == frozenset({"f"})
+    one = 16 * 4  # bytes of one 1x4x4 float32 map
+    assert sched.naive_bytes == 5 * one      # input, a, b, c, d; the flatten view is free
+    assert sched.peak_bytes == 3 * one       # a, b and c alive together (then a, c, d)
+    assert sched.peak_step == "c"
+
+
+def test_training_only_layers_run_only_in_training():
+    plan = lower(compile_file("googlenet_aux"))
+    train_ids = {n for s in plan.training.steps for n in s.nodes}
+    infer_ids = {n for s in plan.inference.steps for n in s.nodes}
+    assert "aux1.fc2" in train_ids and "aux1.fc2" not in infer_ids
+    assert plan.training.outputs == ("fc", "aux2.fc2", "aux1.fc2")
+    assert plan.inference.outputs == ("fc",)

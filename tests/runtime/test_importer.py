@@ -1,0 +1,92 @@
+"""Importing PyTorch-style state dicts: matched in definition order, every shape checked."""
+
+import numpy as np
+import pytest
+
+from cnnc import compile_text
+from cnnc.lower import lower
+from runtime import checkpoint
+from runtime.importer import WeightsError, map_state_dict, read_arrays
+
+SPEC = """
+name: small
+input: [3, 8, 8]
+layers:
+  - {id: conv, op: conv, out: 4, kernel: 3, bias: false}
+  - {id: bn, op: batchnorm}
+  - {id: relu, op: relu}
+  - {id: flat, op: flatten}
+  - {id: fc, op: linear, out: 2}
+"""
+
+
+def torch_style():
+    """What `{k: v.numpy() for k, v in model.state_dict().items()}` gives for the same net."""
+    rng = np.random.default_rng(0)
+    return {"features.0.weight": rng.standard_normal((4, 3, 3, 3)),
+            "features.1.weight": rng.standard_normal(4), "features.1.bias": rng.standard_normal(4),
+            "features.1.running_mean": rng.standard_normal(4),
+            "features.1.running_var": rng.uniform(1, 2, 4),
+            "features.1.num_batches_tracked": np.array(3),
+            "classifier.weight": rng.standard_normal((2, 144)),
+            "classifier.bias": rng.standard_normal(2)}
+
+
+def plan():
+    return lower(compile_text(SPEC))
+
+
+def test_state_dict_maps_in_definition_order_skipping_the_step_counter():
+    mapping, arrays = map_state_dict(plan(), torch_style())
+    assert [(m.source, m.target) for m in mapping] == [
+        ("features.0.weight", "conv.weight"), ("features.1.weight", "bn.weight"),
+        ("features.1.bias", "bn.bias"), ("features.1.running_mean", "bn.running_mean"),
+        ("features.1.running_var", "bn.running_var"), ("classifier.weight", "fc.weight"),
+        ("classifier.bias", "fc.bias")]
+    np.testing.assert_array_equal(arrays["fc.weight"], torch_style()["classifier.weight"])
+
+
+def test_own_names_map_by_name_whatever_the_order():
+    p = plan()
+    values = [v for k, v in torch_style().items() if "num_batches" not in k]
+    ours = dict(reversed(list(zip(p.tensor_order, values))))
+    mapping, arrays = map_state_dict(p, ours)
+    assert all(m.source == m.target for m in mapping)
+    np.testing.assert_array_equal(arrays["conv.weight"], values[0])
+
+
+def test_the_first_tensor_that_does_not_fit_is_named():
+    weights = torch_style()
+    weights["classifier.weight"] = np.zeros((2, 100))
+    with pytest.raises(WeightsError, match=r"'classifier.weight' has shape 2x100 but 'fc.weight' "
+                                           r"\(tensor 6 in order\) needs 2x144"):
+        map_state_dict(plan(), weights)
+
+
+def test_missing_and_extra_tensors_are_named():
+    weights = torch_style()
+    del weights["classifier.bias"]
+    with pytest.raises(WeightsError, match=r"end after 6 tensors; 'fc.bias' \(2\)"):
+        map_state_dict(plan(), weights)
+    weights = torch_style() | {"extra.weight": np.zeros(3)}
+    with pytest.raises(WeightsError, match="'extra.weight' and later tensors are left over"):
+        map_state_dict(plan(), weights)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_weights_files_keep_their_order(tmp_path, suffix):
+    path = tmp_path / f"w{suffix}"
+    if suffix == ".npz":
+        np.savez(path, **torch_style())
+    else:
+        checkpoint.save(path, torch_style())
+    assert list(read_arrays(path)) == list(torch_style())
+
+
+def test_unreadable_weights_files_are_refused(tmp_path):
+    bad = tmp_path / "w.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(checkpoint.CheckpointError, match="not a readable .npz"):
+        read_arrays(bad)
+    with pytest.raises(checkpoint.CheckpointError, match=".safetensors or .npz"):
+        read_arrays(tmp_path / "w.pt")
