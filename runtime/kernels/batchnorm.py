@@ -1,0 +1,134 @@
+"""Batchnorm kernels. Shape rule: cnnc/ops/batchnorm.py.
+
+Input (N, C) or (N, C, *spatial); statistics are per channel, over every other axis, reduced
+in place over axes (0, 2, 3, ...) without transposes. Params follow PyTorch: `weight`, `bias`
+(absent when not affine), `running_mean`, `running_var` (state, updated in place in training).
+
+Helpers reused by fused kernels (conv + BN + ReLU):
+- `channel_stats(xp, x) -> (mean, var)`: batch mean and biased variance per channel.
+- `update_running_stats(xp, params, mean, var, count, momentum)`: PyTorch's running update.
+- `scale_shift(xp, mean, inv_std, weight, bias) -> (scale, shift)`: y = x * scale + shift.
+- `backward_from_xhat(xp, dy, xhat, inv_std, weight, training) -> (dx, dweight, dbias)`:
+  the backward pass given the normalised input and 1/sqrt(var + eps).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _axes(ndim: int) -> tuple[int, ...]:
+    """Every axis but the channel axis 1."""
+    return (0, *range(2, ndim))
+
+
+def _per_channel(v: Any, ndim: int) -> Any:
+    """View a (C,) vector as (1, C, 1, ...) so it broadcasts against an ndim-array."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _centred(xp: Any, x: Any) -> tuple[Any, Any, Any]:
+    """(mean (C,), biased var (C,), x - mean (N, C, ...)); two passes for accuracy."""
+    axes = _axes(x.ndim)
+    mean = x.mean(axis=axes, keepdims=True)  # (1, C, 1, ...)
+    xc = x - mean  # (N, C, ...), our own buffer: the caller may scale it in place
+    var = xp.square(xc).mean(axis=axes)  # (C,)
+    return mean.reshape(-1), var, xc
+
+
+def channel_stats(xp: Any, x: Any) -> tuple[Any, Any]:
+    """Batch mean and biased variance of x (N, C, *spatial) per channel: two (C,) arrays.
+
+    The biased variance is what normalises in training; `update_running_stats` makes the
+    unbiased one for the running average, like PyTorch.
+    """
+    mean, var, _ = _centred(xp, x)
+    return mean, var
+
+
+def update_running_stats(xp: Any, params: dict, mean: Any, var: Any, count: int,
+                         momentum: float) -> None:
+    """Update params' running_mean/running_var (C,) in place from batch statistics.
+
+    `count` is the number of values per channel (N * H * W ...); `var` is biased. PyTorch's
+    convention: new = (1 - momentum) * old + momentum * batch, with the unbiased variance.
+    """
+    unbiased = var * (count / max(count - 1, 1))
+    for name, batch in (("running_mean", mean), ("running_var", unbiased)):
+        state = params[name]
+        state *= 1.0 - momentum
+        state += momentum * batch
+
+
+def scale_shift(xp: Any, mean: Any, inv_std: Any, weight: Any | None,
+                bias: Any | None) -> tuple[Any, Any]:
+    """(scale, shift), both (C,), with BN(x) = x * scale + shift per channel.
+
+    weight/bias None means not affine (weight 1, bias 0).
+    """
+    scale = inv_std if weight is None else weight * inv_std
+    shift = -mean * scale
+    if bias is not None:
+        shift += bias
+    return scale, shift
+
+
+def backward_from_xhat(xp: Any, dy: Any, xhat: Any | None, inv_std: Any, weight: Any | None,
+                       training: bool) -> tuple[Any, Any | None, Any]:
+    """Gradients of y = xhat * weight + bias given dy and xhat (N, C, ...), inv_std (C,).
+
+    Returns (dx (N, C, ...), dweight (C,), dbias (C,)). training=True differentiates through
+    the batch statistics too; training=False treats mean and inv_std as constants (an affine
+    map). In evaluation xhat may be None when no dweight is wanted (it is then None).
+    """
+    axes, nd = _axes(dy.ndim), dy.ndim
+    dbias = dy.sum(axis=axes)  # (C,)
+    dweight = None if xhat is None else (dy * xhat).sum(axis=axes)  # (C,)
+    scale = inv_std if weight is None else weight * inv_std  # (C,)
+    if not training:
+        return dy * _per_channel(scale, nd), dweight, dbias
+    # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), written into one buffer
+    m = dy.size // dy.shape[1]
+    dx = xp.multiply(xhat, _per_channel(-dweight / m, nd))
+    dx += dy
+    dx -= _per_channel(dbias / m, nd)
+    dx *= _per_channel(scale, nd)
+    return dx, dweight, dbias
+
+
+def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
+    """y (N, C, *spatial) = (x - mean) / sqrt(var + eps) * weight + bias, per channel."""
+    (x,) = inputs
+    nd, eps = x.ndim, attrs["eps"]
+    weight, bias = params.get("weight"), params.get("bias")
+    if training:
+        mean, var, xhat = _centred(xp, x)
+        inv_std = 1.0 / xp.sqrt(var + eps)  # (C,)
+        xhat *= _per_channel(inv_std, nd)  # (N, C, ...), normalised in place
+        update_running_stats(xp, params, mean, var, x.size // x.shape[1], attrs["momentum"])
+        y = xhat  # not affine: y is xhat itself, saved once
+        if weight is not None:  # affine: weight and bias come together, as in PyTorch
+            y = xhat * _per_channel(weight, nd)  # a new array, so the bias goes in place
+            y += _per_channel(bias, nd)
+        return y, {"training": True, "xhat": xhat, "inv_std": inv_std}
+    # evaluation: an affine map per channel, one pass
+    mean = params["running_mean"].copy()  # copied: a later training step updates it in place
+    inv_std = 1.0 / xp.sqrt(params["running_var"] + eps)
+    scale, shift = scale_shift(xp, mean, inv_std, weight, bias)
+    y = x * _per_channel(scale, nd)
+    y += _per_channel(shift, nd)
+    # dweight needs xhat; keep x (not a new array) and rebuild xhat only in backward
+    saved = {"training": False, "inv_std": inv_std, "mean": mean}
+    return y, saved | ({"x": x} if weight is not None else {})
+
+
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
+    """dx (N, C, ...) and, when affine, dweight and dbias (C,)."""
+    weight = params.get("weight")
+    xhat = saved.get("xhat")
+    if "x" in saved:  # evaluation with affine: xhat only for dweight
+        nd = dy.ndim
+        xhat = (saved["x"] - _per_channel(saved["mean"], nd)) * _per_channel(saved["inv_std"], nd)
+    dx, dweight, dbias = backward_from_xhat(xp, dy, xhat, saved["inv_std"], weight,
+                                            saved["training"])
+    return [dx], ({} if weight is None else {"weight": dweight, "bias": dbias})

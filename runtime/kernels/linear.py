@@ -1,0 +1,23 @@
+"""Linear kernels. Shape rule: cnnc/ops/linear.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
+    """y (N, O) = x (N, F) @ weight.T (O, F) + bias (O,); bias is optional."""
+    (x,) = inputs
+    y = x @ params["weight"].T  # (N, O), one GEMM on the transposed view, no copy
+    if "bias" in params:
+        y += params["bias"]
+    return y, x  # x is needed for dweight
+
+
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
+    """dx (N, F) = dy @ weight; dweight (O, F) = dy.T @ x; dbias (O,) = sum of dy over N."""
+    x = saved
+    dparams = {"weight": dy.T @ x}
+    if "bias" in params:
+        dparams["bias"] = dy.sum(axis=0)
+    return [dy @ params["weight"]], dparams

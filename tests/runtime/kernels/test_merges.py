@@ -1,0 +1,60 @@
+"""add, mul, concat: two or more inputs."""
+
+import numpy as np
+import pytest
+from gradcheck import check_kernel
+
+from runtime.kernels import add, concat, mul
+
+
+def inputs(n, shape=(2, 3, 2, 2), seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) for _ in range(n)]
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+@pytest.mark.parametrize("kernel", [add, mul], ids=["add", "mul"])
+def test_elementwise_gradient(kernel, n):
+    check_kernel(kernel, inputs(n), {}, {})
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_mul_gradient_with_zeros(n):
+    xs = inputs(n)
+    xs[0][0, 0] = 0  # a zero in one input: the others' gradients vanish there, no 0/0
+    xs[1][0, 0] = 0
+    y, saved = mul.forward(np, xs, {}, {}, True)
+    dxs, _ = mul.backward(np, np.ones_like(y), saved, {}, {})
+    for i, dx in enumerate(dxs):
+        others = np.prod([x for j, x in enumerate(xs) if j != i], axis=0)
+        np.testing.assert_allclose(dx, others, rtol=1e-12)
+    check_kernel(mul, xs, {}, {})
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 2, 2)])
+def test_concat_gradient(n, shape):
+    rng = np.random.default_rng(n)
+    xs = [rng.standard_normal((shape[0], c, *shape[2:])) for c in (1, 3, 2)[:n]]
+    check_kernel(concat, xs, {}, {})
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("n", [2, 3])
+def test_merges_match_torch(dtype, rtol, n):
+    torch = pytest.importorskip("torch")
+    xs = [x.astype(dtype) for x in inputs(n, seed=5)]
+    dy = np.random.default_rng(6).standard_normal(xs[0].shape).astype(dtype)
+    cases = [(add, lambda ts: sum(ts[1:], ts[0]), dy),
+             (mul, lambda ts: torch.stack(ts).prod(dim=0), dy),
+             (concat, lambda ts: torch.cat(ts, dim=1), np.concatenate([dy] * n, axis=1))]
+    for kernel, reference, g in cases:
+        ts = [torch.tensor(x, requires_grad=True) for x in xs]
+        reference(ts).backward(torch.tensor(g))
+        y, saved = kernel.forward(np, xs, {}, {}, True)
+        dxs, _ = kernel.backward(np, g, saved, {}, {})
+        assert y.dtype == dtype and len(dxs) == n
+        np.testing.assert_allclose(y, reference([torch.tensor(x) for x in xs]).numpy(), rtol=rtol)
+        for dx, t in zip(dxs, ts, strict=True):
+            assert dx.dtype == dtype
+            np.testing.assert_allclose(dx, t.grad.numpy(), rtol=rtol, atol=rtol)
