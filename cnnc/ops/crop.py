@@ -13,8 +13,9 @@ class CropAttrs(LayerAttrs):
 
 
 def offsets(x: Shape, ref: Shape) -> tuple[int, ...]:
-    """Pixels dropped before the kept window on each axis; the odd pixel goes after, like
-    torchvision's center_crop."""
+    """Pixels dropped before the kept window on each axis: floor((n - r) / 2), so an odd pixel
+    goes after. (torchvision's center_crop rounds half to even instead, which differs when
+    n - r is 3 mod 4; U-Net's crops are even.)"""
     return tuple((s - r) // 2 for s, r in zip(x[1:], ref[1:]))
 
 
