@@ -75,8 +75,10 @@ class Compiled:
     def table(self) -> str:
         return render_table(self)
 
-    def to_dot(self) -> str:
-        return render_dot(self)
+    def to_dot(self, depth: int | None = None, rankdir: str = "TB") -> str:
+        """Graphviz DOT text; `depth` collapses block instances nested that deep into single
+        nodes (see cnnc/report/diagram.py), `rankdir` is TB or LR."""
+        return render_dot(self, depth, rankdir)
 
 
 def parse_spec(text: str, file: str) -> Network:
