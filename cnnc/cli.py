@@ -1,6 +1,7 @@
-"""The `cnnc` command line. Results go to stdout, diagnostics to stderr.
+"""The `cnnc` command line. Results go to stdout (or `-o FILE`), diagnostics to stderr.
 
-Exit codes: 0 ok, 1 a spec or compile error, 2 a usage error.
+Exit codes: 0 ok, 1 a spec or compile error, 2 a usage error, 3 a diagram that Graphviz could
+not draw (`dot` missing or failing): the DOT text was written instead, next to the asked-for file.
 """
 
 from __future__ import annotations
@@ -8,8 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path as FsPath
 
 from cnnc.errors import CnncError
+from cnnc.report.dot import RANKDIRS
+
+DIAGRAMS = ("dot", "svg", "png", "pdf")
+FORMATS = ("table", "json", *DIAGRAMS)
+EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
+              ".json": "json", ".txt": "table"}
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -22,6 +30,12 @@ def parse_shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not a shape: write channels and sizes without the batch, e.g. 3x32x32")
     return shape
+
+
+def _depth(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a depth: give 0, 1, 2, ...")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("spec", metavar="SPEC", help="a YAML spec file, or a zoo model name")
     compile_.add_argument("--input", type=parse_shape, metavar="SHAPE",
                           help="override the spec's input shape, e.g. 3x32x32 (no batch axis)")
-    compile_.add_argument("--format", choices=("table", "json", "dot"), default="table",
-                          help="what to print (default: table)")
+    compile_.add_argument("-o", "--output", type=FsPath, metavar="FILE",
+                          help="write to FILE instead of stdout; its extension gives the format "
+                               f"({', '.join('.' + e for e in EXTENSIONS)})")
+    compile_.add_argument("--format", choices=FORMATS,
+                          help="what to write (default: from the -o extension, else table); "
+                               "svg, png and pdf are drawn by Graphviz")
+    compile_.add_argument("--depth", type=_depth, metavar="N",
+                          help="diagrams: draw block instances nested N deep as single nodes "
+                               "with their totals (0: each top-level instance); default: every "
+                               "layer")
+    compile_.add_argument("--rankdir", type=str.upper, choices=RANKDIRS,
+                          help="diagrams: direction of flow, TB (top to bottom, the default) or "
+                               "LR (left to right, for wide pages)")
 
     commands.add_parser("zoo", help="list the zoo models with their totals")
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
@@ -63,13 +88,68 @@ def main(argv: list[str] | None = None) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     from cnnc.compiler import compile_file
+    fmt = args.format or (EXTENSIONS.get(args.output.suffix.lower()) if args.output else "table")
+    problem = _check_output(args, fmt)
+    if problem:
+        print(f"cnnc compile: error: {problem}", file=sys.stderr)
+        return 2
     compiled = compile_file(args.spec, input_shape=args.input)
-    if args.format == "json":
-        print(json.dumps(compiled.to_json(), indent=2))
-    elif args.format == "dot":
-        sys.stdout.write(compiled.to_dot())
+    if fmt == "json":
+        return _write(args.output, json.dumps(compiled.to_json(), indent=2) + "\n")
+    if fmt == "table":
+        return _write(args.output, compiled.table())
+    dot = compiled.to_dot(args.depth, args.rankdir or "TB")
+    if fmt == "dot":
+        return _write(args.output, dot)
+    from cnnc.report.render import INSTALL_HINT, RenderError, render
+    try:
+        image, warnings = render(dot, fmt)
+    except RenderError as e:
+        if args.output is None:
+            print(f"cnnc: {e}; {INSTALL_HINT}, or use --format dot", file=sys.stderr)
+            return 3
+        fallback = args.output.with_suffix(".dot")
+        if _write(fallback, dot):
+            return 2
+        print(f"cnnc: {e}, so {args.output} was not drawn; wrote {fallback} instead"
+              + (f"; {INSTALL_HINT}" if e.missing else ""), file=sys.stderr)
+        return 3
+    if warnings:  # the one a user meets: a PNG too tall for a bitmap, scaled down to fit
+        print(f"cnnc: warning: Graphviz says: {warnings[0]}; --depth N draws fewer nodes, "
+              "and .svg and .pdf have no size limit", file=sys.stderr)
+    return _write(args.output, image)
+
+
+def _check_output(args: argparse.Namespace, fmt: str | None) -> str | None:
+    """What is wrong with the output options, as one line; None when they are fine."""
+    out = args.output
+    if out is not None and out.is_dir():
+        return f"-o '{out}' is a directory; name a file in it, e.g. '{out / 'net.svg'}'"
+    if fmt is None:
+        return (f"cannot tell a format from '{out}': name it "
+                f"{', '.join('*' + e for e in EXTENSIONS)}, or give --format")
+    if out is not None and not out.parent.is_dir():
+        return f"cannot write '{out}': there is no directory '{out.parent}'"
+    if fmt not in DIAGRAMS and (args.depth is not None or args.rankdir is not None):
+        return f"--depth and --rankdir shape diagrams ({', '.join(DIAGRAMS)}), not {fmt}"
+    return None
+
+
+def _write(path: FsPath | None, result: str | bytes) -> int:
+    """Write a result to `path`, or to stdout; a path that cannot be written is a usage error."""
+    data = result.encode() if isinstance(result, str) else result
+    if path is not None:
+        try:
+            path.write_bytes(data)
+        except OSError as e:
+            print(f"cnnc compile: error: cannot write '{path}': {e.strerror}", file=sys.stderr)
+            return 2
+    elif isinstance(result, str):
+        sys.stdout.write(result)
     else:
-        sys.stdout.write(compiled.table())
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     return 0
 
 

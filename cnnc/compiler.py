@@ -19,7 +19,9 @@ from cnnc.passes.params import count_params, numel
 from cnnc.passes.receptive_field import trace_receptive_fields
 from cnnc.passes.shapes import infer_shapes
 from cnnc.report.dot import render_dot
+from cnnc.report.html import render_html
 from cnnc.report.json import to_json
+from cnnc.report.render import svg_or_none
 from cnnc.report.table import render_table
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.expand import INPUT_ID, Network, expand
@@ -79,6 +81,14 @@ class Compiled:
         """Graphviz DOT text; `depth` collapses block instances nested that deep into single
         nodes (see cnnc/report/diagram.py), `rankdir` is TB or LR."""
         return render_dot(self, depth, rankdir)
+
+    def _repr_svg_(self) -> str | None:
+        """The diagram in a notebook; None where Graphviz is missing (the table shows instead)."""
+        return svg_or_none(self.to_dot())
+
+    def _repr_html_(self) -> str:
+        """The diagram and the layer table in a notebook, as HTML (which Jupyter prefers)."""
+        return render_html(self, self._repr_svg_())
 
 
 def parse_spec(text: str, file: str) -> Network:

@@ -23,7 +23,14 @@ def receptive_label(rf) -> str:
     return str(sizes[0]) if len(set(sizes)) == 1 else "x".join(str(s) for s in sizes)
 
 
-def render_table(c: Compiled) -> str:
+def headline(c: Compiled) -> str:
+    """`resnet18: input 3x224x224 -> output 1000 ('fc')`"""
+    return (f"{c.name}: input {fmt(c.input_shape)} -> output "
+            + ", ".join(f"{fmt(c.node(o)[keys.SHAPE])} ('{o}')" for o in c.outputs))
+
+
+def layer_rows(c: Compiled) -> list[tuple[str, ...]]:
+    """One row of HEADER cells per layer; `*` marks training-only layers."""
     rows = []
     for node in c.layers:
         d = c.node(node)
@@ -31,17 +38,12 @@ def render_table(c: Compiled) -> str:
         rows.append((node + mark, d[keys.LAYER].op, fmt(d[keys.SHAPE]),
                      grouped(numel(d[keys.PARAMS])), grouped(d[keys.MACS]),
                      receptive_label(d[keys.RECEPTIVE_FIELD])))
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+    return rows
 
-    def line(cells) -> str:
-        return "  ".join(cell.rjust(w) if h in RIGHT else cell.ljust(w)
-                         for cell, w, h in zip(cells, widths, HEADER)).rstrip()
 
-    rule = "-" * len(line(HEADER))
+def total_rows(c: Compiled) -> list[tuple[str, str, str]]:
+    """(name, exact figure, in units) for each total, as the table ends."""
     t = c.totals
-    out = [f"{c.name}: input {fmt(c.input_shape)} -> output "
-           + ", ".join(f"{fmt(c.node(o)[keys.SHAPE])} ('{o}')" for o in c.outputs),
-           rule, line(HEADER), rule, *(line(r) for r in rows), rule]
     totals = [
         ("parameters", grouped(t.params), si(t.params)),
         ("  trainable", grouped(t.trainable_params), si(t.trainable_params)),
@@ -53,6 +55,20 @@ def render_table(c: Compiled) -> str:
     ]
     if t.training_macs != t.macs:
         totals.insert(5, ("  in training", grouped(t.training_macs), si(t.training_macs)))
+    return totals
+
+
+def render_table(c: Compiled) -> str:
+    rows = layer_rows(c)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+
+    def line(cells) -> str:
+        return "  ".join(cell.rjust(w) if h in RIGHT else cell.ljust(w)
+                         for cell, w, h in zip(cells, widths, HEADER)).rstrip()
+
+    rule = "-" * len(line(HEADER))
+    out = [headline(c), rule, line(HEADER), rule, *(line(r) for r in rows), rule]
+    totals = total_rows(c)
     w0, w1 = max(len(r[0]) for r in totals), max(len(r[1]) for r in totals)
     out += [f"{a.ljust(w0)}  {b.rjust(w1)}  ({u})" for a, b, u in totals]
     out[-1] += f" when '{c.memory.peak_node}' is computed"
