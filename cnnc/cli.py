@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="override the spec's input shape, e.g. 3x32x32 (no batch axis)")
     compile_.add_argument("-o", "--output", type=FsPath, metavar="FILE",
                           help="write to FILE instead of stdout; its extension gives the format "
-                               f"({', '.join('.' + e for e in EXTENSIONS)})")
+                               f"({', '.join(EXTENSIONS)})")
     compile_.add_argument("--format", choices=FORMATS,
                           help="what to write (default: from the -o extension, else table); "
                                "svg, png and pdf are drawn by Graphviz")
