@@ -47,7 +47,8 @@ def render_dot(c: Compiled, depth: int | None = None, rankdir: str = "TB") -> st
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir is one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     d = plan_diagram(c, depth)
-    graph = (f"rankdir={rankdir}, newrank=true, nodesep=0.3, ranksep=0.35, "
+    # nodesep 0.5 keeps skip edges clear of the cluster borders they pass
+    graph = (f"rankdir={rankdir}, newrank=true, nodesep=0.5, ranksep=0.35, "
              f'fontname="Helvetica", fontsize=11, fontcolor="{INK}", labelloc=t')
     node = (f'shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
             f'fontcolor="{INK}", color="{INK}", penwidth=0.8, margin="0.1,0.04"')
