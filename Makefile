@@ -3,9 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench clean
+.PHONY: setup graphviz demo test bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed graphviz
+
+# Graphviz's `dot` draws the diagrams (cnnc compile -o net.svg); without it cnnc writes the .dot
+# file and says how to install it. Debian's package is installed when it is absent and we may
+# (root, or sudo without a password); otherwise a hint, never a failed set-up.
+graphviz:
+	@command -v dot >/dev/null 2>&1 \
+	  || apt-get install -y -qq graphviz >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 \
+	  || sudo -n sh -c 'apt-get update -qq && apt-get install -y -qq graphviz' >/dev/null 2>&1 \
+	  || echo "Graphviz not installed: diagrams fall back to .dot files; install it with" \
+	          "'sudo apt-get install graphviz' or 'brew install graphviz'"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
