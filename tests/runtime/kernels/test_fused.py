@@ -1,0 +1,87 @@
+"""Fused kernels: gradients by central differences, and equal to the unfused chain."""
+
+import numpy as np
+import pytest
+from gradcheck import check_kernel
+
+from runtime.fold import fold
+from runtime.kernels import batchnorm, conv, conv_bn, conv_bn_relu, conv_relu, linear, linear_relu
+from runtime.plan import Fold
+
+rng = np.random.default_rng(0)
+CONV = {"stride": (2, 1), "dilation": (1, 1), "padding": ((1, 0), (1, 1)), "groups": 1,
+        "padding_mode": "zeros"}
+BN = {"eps": 1e-5, "momentum": 0.1}
+
+
+def conv_params(bias):
+    p = {"weight": rng.standard_normal((4, 3, 3, 3))}
+    return p | ({"bias": rng.standard_normal(4)} if bias else {})
+
+
+def bn_params(affine):
+    p = {"bn.running_mean": rng.standard_normal(4), "bn.running_var": rng.uniform(0.5, 2, 4)}
+    return p | ({"bn.weight": rng.uniform(0.5, 2, 4), "bn.bias": rng.standard_normal(4)}
+                if affine else {})
+
+
+@pytest.mark.parametrize("kernel", [conv_bn, conv_bn_relu], ids=["conv_bn", "conv_bn_relu"])
+@pytest.mark.parametrize("bias, affine", [(False, True), (True, False)])
+def test_conv_bn_gradients(kernel, bias, affine):
+    x = rng.standard_normal((2, 3, 5, 4))
+    check_kernel(kernel, [x], conv_params(bias) | bn_params(affine),
+                 {"conv": CONV, "bn": BN}, training=True)
+
+
+def test_conv_relu_and_linear_relu_gradients():
+    check_kernel(conv_relu, [rng.standard_normal((2, 3, 5, 4))], conv_params(True),
+                 {"conv": CONV})
+    check_kernel(linear_relu, [rng.standard_normal((3, 5))],
+                 {"weight": rng.standard_normal((4, 5)), "bias": rng.standard_normal(4)}, {})
+
+
+def test_conv_bn_relu_equals_the_chain_and_updates_the_same_statistics():
+    x = rng.standard_normal((3, 3, 6, 6)).astype(np.float32)
+    params = {k: v.astype(np.float32) for k, v in (conv_params(True) | bn_params(True)).items()}
+    fused_state = {k: v.copy() for k, v in params.items()}
+    z, saved = conv_bn_relu.forward(np, [x], fused_state, {"conv": CONV, "bn": BN}, True)
+
+    conv_p = {k: params[k] for k in ("weight", "bias")}
+    bn_state = {k[3:]: v.copy() for k, v in params.items() if k.startswith("bn.")}
+    y, s1 = conv.forward(np, [x], conv_p, CONV, True)
+    b, s2 = batchnorm.forward(np, [y], bn_state, BN, True)
+    np.testing.assert_allclose(z, np.maximum(b, 0), rtol=1e-6, atol=1e-6)
+    for k in ("running_mean", "running_var"):
+        np.testing.assert_allclose(fused_state["bn." + k], bn_state[k], rtol=1e-6)
+
+    dz = rng.standard_normal(z.shape).astype(np.float32)
+    [dx], dparams = conv_bn_relu.backward(np, dz, saved, params, {"conv": CONV, "bn": BN})
+    [db], dbn = batchnorm.backward(np, dz * (b > 0), s2, bn_state, BN)
+    [dx2], dconv = conv.backward(np, db, s1, conv_p, CONV)
+    np.testing.assert_allclose(dx, dx2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dparams["bn.weight"], dbn["weight"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dparams["weight"], dconv["weight"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias, affine", [(True, True), (False, False)])
+def test_folding_equals_batchnorm_in_evaluation(bias, affine):
+    x = rng.standard_normal((2, 3, 6, 6))
+    params = conv_params(bias) | bn_params(affine)
+    names = {k: f"c.{k}" for k in ("weight", "bias")} | {
+        k: f"b.{k[3:]}" for k in params if k.startswith("bn.")}
+    tensors = {names[k]: v for k, v in params.items()}
+    f = Fold("c.weight", "c.bias" if bias else None, "b.weight" if affine else None,
+             "b.bias" if affine else None, "b.running_mean", "b.running_var", 1e-5,
+             "c.weight:folded", "c.bias:folded")
+    folded = fold(np, (f,), tensors)
+    want, _ = conv_bn.forward(np, [x], params, {"conv": CONV, "bn": BN}, False)
+    got, _ = conv.forward(np, [x], {"weight": folded["c.weight:folded"],
+                                    "bias": folded["c.bias:folded"]}, CONV, False)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_linear_relu_equals_the_chain():
+    x = rng.standard_normal((3, 5))
+    params = {"weight": rng.standard_normal((4, 5)), "bias": rng.standard_normal(4)}
+    y, _ = linear_relu.forward(np, [x], params, {}, True)
+    np.testing.assert_array_equal(y, np.maximum(linear.forward(np, [x], params, {}, True)[0], 0))

@@ -1,0 +1,21 @@
+"""The kernel registry lines up with the op rules and the fusion patterns."""
+
+import inspect
+
+from cnnc.lower.fuse import PATTERNS
+from cnnc.ops import RULES
+from runtime.kernels import KERNELS
+
+
+def test_every_op_has_a_kernel_and_every_extra_kernel_is_a_fusion():
+    assert set(RULES) <= set(KERNELS)
+    assert set(KERNELS) - set(RULES) == set(PATTERNS.values())
+
+
+def test_kernel_modules_are_named_like_their_op_and_follow_the_contract():
+    for name, module in KERNELS.items():
+        assert module.__name__ == f"runtime.kernels.{name}"
+        forward = list(inspect.signature(module.forward).parameters)
+        backward = list(inspect.signature(module.backward).parameters)
+        assert forward[:5] == ["xp", "inputs", "params", "attrs", "training"], name
+        assert backward == ["xp", "dy", "saved", "params", "attrs"], name
