@@ -1,0 +1,201 @@
+"""Conv kernels. Shape rule: cnnc/ops/conv.py."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from runtime.kernels.pad import pad_adjoint, pad_forward
+
+Ints = tuple[int, ...]
+Pads = tuple[tuple[int, int], ...]
+
+
+# A stride-1 conv runs its GEMMs on every position of the padded input (the shift layout, see
+# im2col) when the extra positions cost at most this many output channels' worth of GEMM per
+# real position: about what its contiguous copies save over strided ones (measured, 2 cores).
+GRID_WASTE = 32
+
+
+class Geometry(NamedTuple):
+    """The windows of one convolution, per spatial axis, and the column layout of its im2col
+    matrix: `grid` is the padded input Sp in the shift layout (see im2col), otherwise `out`."""
+
+    kernel: Ints
+    stride: Ints
+    dilation: Ints
+    pads: Pads
+    padded: Ints
+    out: Ints
+    grid: Ints
+
+
+def geometry(sizes: Ints, kernel: Ints, stride: Ints, dilation: Ints, pads: Pads,
+             out: Ints | None = None, width: int = 1) -> Geometry:
+    """Geometry for spatial sizes S; out defaults to PyTorch's floor rule (cnnc/ops/base.py).
+    width: the GEMM's output channels, which the shift layout's extra work scales with."""
+    padded = tuple(s + b + a for s, (b, a) in zip(sizes, pads))
+    if out is None:
+        out = tuple((p - d * (k - 1) - 1) // s + 1
+                    for p, k, s, d in zip(padded, kernel, stride, dilation))
+    waste = (math.prod(padded) / math.prod(out) - 1) * width
+    shift = all(s == 1 for s in stride) and waste <= GRID_WASTE
+    return Geometry(kernel, stride, dilation, pads, padded, out, padded if shift else out)
+
+
+def _steps(geo: Geometry) -> list[int]:
+    """Flat strides of the padded input's spatial axes."""
+    return [math.prod(geo.padded[i + 1:]) for i in range(len(geo.padded))]
+
+
+def _windows(geo: Geometry) -> Iterator[tuple[tuple, tuple]]:
+    """(input index, cols index) per kernel offset, row-major as in the weight.
+
+    Shift layout (grid != out): input (C, N*prod(Sp)) and cols (C, K, N*prod(Sp)) flat; an
+    offset is one contiguous run per channel. Strided layout: input (C, N, *Sp), cols
+    (C, K, N, *out), strided slices.
+    """
+    steps = _steps(geo)
+    offsets = itertools.product(*(range(k) for k in geo.kernel))
+    for i, offset in enumerate(offsets):
+        if geo.grid != geo.out:
+            off = sum(j * d * st for j, d, st in zip(offset, geo.dilation, steps))
+            yield (slice(None), slice(off, None)), (slice(None), i, slice(0, -off or None))
+        else:
+            yield (slice(None), slice(None), *(slice(j * d, j * d + s * (m - 1) + 1, s) for
+                   j, d, s, m in zip(offset, geo.dilation, geo.stride, geo.out))), (slice(None), i)
+
+
+def im2col(xp: Any, x: Any, geo: Geometry, mode: str, groups: int) -> Any:
+    """Unfold x (N, C, *S) into cols (G, C/G*prod(K), N*prod(grid)).
+
+    Row (c, k) of group g holds channel g*C/G + c seen through kernel offset k at every grid
+    position: W (G, O/G, C/G*prod(K)) @ cols is the whole convolution in one GEMM (from_grid
+    crops it). Channel-major, so the copies write whole runs. In the shift layout the grid
+    is every position of the padded input: a window is then a flat shift of it, and its copy
+    one contiguous run per channel (long runs: numpy buffers short rows, 3x slower).
+    """
+    n, c = x.shape[:2]
+    xt = x.swapaxes(0, 1)  # (C, N, *S) view
+    if any(b or a for b, a in geo.pads):
+        xt = pad_forward(xp, xt, geo.pads, mode)  # (C, N, *Sp)
+    kk, size = math.prod(geo.kernel), n * math.prod(geo.grid)
+    cols = xp.empty((c, kk, size), x.dtype)  # (C, prod(K), N*prod(grid))
+    if geo.grid != geo.out:
+        xv, cv = xt.reshape(c, -1), cols  # (C, N*prod(Sp)), (C, prod(K), N*prod(Sp))
+        # Positions past the last output read beyond the input: keep them finite for dW.
+        cols[:, :, size - sum((k - 1) * d * st for k, d, st in
+                              zip(geo.kernel, geo.dilation, _steps(geo))):] = 0
+    else:
+        xv, cv = xt, cols.reshape(c, kk, n, *geo.out)  # (C, N, *Sp), (C, prod(K), N, *out)
+    for src, dst in _windows(geo):
+        cv[dst] = xv[src]
+    return cols.reshape(groups, c // groups * kk, size)
+
+
+def col2im(xp: Any, cols: Any, n: int, geo: Geometry, mode: str) -> Any:
+    """The adjoint of im2col: cols (G, C/G*prod(K), N*prod(grid)) -> dx (N, C, *S), adding
+    every window's column back onto the input cells it read (contiguous result). Columns at
+    grid positions that are not outputs must be zero."""
+    kk = math.prod(geo.kernel)
+    c = cols.shape[0] * cols.shape[1] // kk
+    dxt = xp.zeros((c, n, *geo.padded), cols.dtype)  # (C, N, *Sp)
+    if geo.grid != geo.out:
+        dv, cv = dxt.reshape(c, -1), cols.reshape(c, kk, -1)
+    else:
+        dv, cv = dxt, cols.reshape(c, kk, n, *geo.out)
+    # Windows that never overlap (stride >= extent) can be copied, not added: 3x faster.
+    tiled = all(d * (k - 1) < s for k, d, s in zip(geo.kernel, geo.dilation, geo.stride))
+    for src, dst in _windows(geo):
+        if tiled:
+            dv[src] = cv[dst]
+        else:
+            dv[src] += cv[dst]
+    dxt = pad_adjoint(xp, dxt, geo.pads, mode, own=True)  # (C, N, *S) view
+    return xp.ascontiguousarray(dxt.swapaxes(0, 1))  # (N, C, *S)
+
+
+def to_grid(xp: Any, a: Any, geo: Geometry) -> Any:
+    """a (N, C, *out) -> (C, N*prod(grid)), zero at grid positions that are not outputs."""
+    n, c = a.shape[:2]
+    if geo.grid == geo.out:
+        return xp.ascontiguousarray(a.swapaxes(0, 1)).reshape(c, -1)
+    ag = xp.zeros((c, n, *geo.grid), a.dtype)  # (C, N, *grid)
+    ag[(slice(None), slice(None), *(slice(0, m) for m in geo.out))] = a.swapaxes(0, 1)
+    return ag.reshape(c, -1)
+
+
+def from_grid(xp: Any, ag: Any, n: int, geo: Geometry, bias: Any = None) -> Any:
+    """ag (C, N*prod(grid)) -> (N, C, *out) contiguous, cropped, plus bias (C,) when given."""
+    c = ag.shape[0]
+    at = ag.reshape(c, n, *geo.grid)[(slice(None), slice(None), *(slice(0, m) for m in geo.out))]
+    y = xp.empty((n, c, *geo.out), ag.dtype)
+    if bias is None:
+        y[...] = at.swapaxes(0, 1)
+    else:  # the bias add rides on the transposing copy
+        xp.add(at.swapaxes(0, 1), bias.reshape(-1, *(1,) * len(geo.out)), out=y)
+    return y
+
+
+def _geometry(shape: Ints, w_shape: Ints, attrs: dict) -> Geometry:
+    """Geometry of x (N, C, *S) with weight (O, C/G, *K)."""
+    return geometry(tuple(shape[2:]), tuple(w_shape[2:]), tuple(attrs["stride"]),
+                    tuple(attrs["dilation"]), tuple(tuple(p) for p in attrs["padding"]),
+                    width=w_shape[0] // attrs["groups"])
+
+
+def _is_pointwise(geo: Geometry) -> bool:
+    """1x1, stride 1, unpadded: the input already is its own im2col matrix."""
+    return all(k == 1 for k in geo.kernel) and all(s == 1 for s in geo.stride) and not any(
+        b or a for b, a in geo.pads)
+
+
+def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
+    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional.
+
+    saved: the im2col matrix (G, C/G*prod(K), N*prod(grid)) and x's shape, not x itself (a
+    pointwise conv's matrix is a view of x).
+    """
+    (x,) = inputs
+    w, bias, g = params["weight"], params.get("bias"), attrs["groups"]
+    geo = _geometry(x.shape, w.shape, attrs)
+    n, c, o = x.shape[0], x.shape[1], w.shape[0]
+    if _is_pointwise(geo):
+        x4 = x.reshape(n, g, c // g, -1)  # (N, G, C/G, P)
+        y = xp.matmul(w.reshape(g, o // g, c // g), x4).reshape(n, o, *geo.out)  # (N, O, *out)
+        if bias is not None:
+            y += bias.reshape(-1, *(1,) * len(geo.out))
+        return y, (x4, x.shape)
+    cols = im2col(xp, x, geo, attrs.get("padding_mode", "zeros"), g)  # (G, C/G*KK, N*grid)
+    yg = xp.matmul(w.reshape(g, o // g, -1), cols)  # (G, O/G, N*grid)
+    return from_grid(xp, yg.reshape(o, -1), n, geo, bias), (cols, x.shape)
+
+
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
+    """dy (N, O, *out) -> [dx (N, C, *S)], {weight, bias (when present)}.
+
+    Consumes `saved`: the im2col buffer is reused for the column gradient.
+    """
+    cols, shape = saved
+    w, g = params["weight"], attrs["groups"]
+    geo = _geometry(shape, w.shape, attrs)
+    n, o = shape[0], w.shape[0]
+    w3 = w.reshape(g, o // g, -1)  # (G, O/G, C/G*KK)
+    if _is_pointwise(geo):
+        dy4 = dy.reshape(n, g, o // g, -1)  # (N, G, O/G, P)
+        dw = xp.matmul(dy4, cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, C/G)
+        dx = xp.matmul(w3.swapaxes(1, 2), dy4).reshape(shape)  # (N, C, *S)
+        db = dy4.sum(axis=(0, 3)).reshape(o)
+    else:
+        dyg = to_grid(xp, dy, geo)  # (O, N*grid)
+        db = dyg.sum(axis=1)  # zeros off the outputs add nothing
+        dyg = dyg.reshape(g, o // g, -1)  # (G, O/G, N*grid)
+        dw = xp.matmul(dyg, cols.swapaxes(1, 2))  # (G, O/G, C/G*KK)
+        dcols = xp.matmul(w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, N*grid)
+        dx = col2im(xp, dcols, n, geo, attrs.get("padding_mode", "zeros"))  # (N, C, *S)
+    grads = {"weight": dw.reshape(w.shape)}
+    if "bias" in params:
+        grads["bias"] = db
+    return [dx], grads
