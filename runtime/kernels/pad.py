@@ -37,20 +37,22 @@ def pad_forward(xp: Any, x: Any, pads: Pads, mode: str, value: float = 0.0) -> A
     """
     lead = x.ndim - len(pads)
     sizes = x.shape[lead:]
-    y = xp.empty((*x.shape[:lead], *(s + b + a for s, (b, a) in zip(sizes, pads))), x.dtype)
+    shape = (*x.shape[:lead], *(s + b + a for s, (b, a) in zip(sizes, pads)))
+    if mode == "zeros":  # zeros come free from the allocator, then only the centre is written
+        y = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, x.dtype)
+    else:
+        y = xp.empty(shape, x.dtype)
     centre = tuple(slice(b, b + s) for s, (b, _) in zip(sizes, pads))
     y[(slice(None),) * lead + centre] = x
+    if mode == "zeros":
+        return y
     # Axis by axis, each fills its border slabs from cells already written (corners included).
     for i, (n, (b, a)) in enumerate(zip(sizes, pads)):
-        lo, hi = _at(lead, i, slice(0, b), centre), _at(lead, i, slice(b + n, b + n + a), centre)
-        if mode == "zeros":
-            y[lo], y[hi] = value, value
-            continue
         src_lo, src_hi = _sources(mode, n, b, a, b)
         if b:
-            y[lo] = y[_at(lead, i, src_lo, centre)]
+            y[_at(lead, i, slice(0, b), centre)] = y[_at(lead, i, src_lo, centre)]
         if a:
-            y[hi] = y[_at(lead, i, src_hi, centre)]
+            y[_at(lead, i, slice(b + n, b + n + a), centre)] = y[_at(lead, i, src_hi, centre)]
     return y
 
 
@@ -69,8 +71,9 @@ def pad_adjoint(xp: Any, dy: Any, pads: Pads, mode: str, own: bool = False) -> A
         for i in reversed(range(len(pads))):
             n, (b, a) = sizes[i], pads[i]
             src_lo, src_hi = _sources(mode, n, b, a, b)
-            for pad, border, src in ((b, slice(0, b), src_lo), (a, slice(b + n, b + n + a), src_hi)):
-                if not pad:
+            for width, border, src in ((b, slice(0, b), src_lo),
+                                       (a, slice(b + n, b + n + a), src_hi)):
+                if not width:
                     continue
                 part = g[_at(lead, i, border, centre)]
                 if mode == "replicate":  # every padded cell came from the one edge cell
@@ -89,4 +92,5 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
     """dy (N, C, *Sp) -> [dx (N, C, *S)]; nothing is saved, the pads give the shapes."""
     dx = pad_adjoint(xp, dy, attrs["padding"], attrs["mode"])
-    return [xp.ascontiguousarray(dx) if attrs["mode"] != "zeros" else dx.copy()], {}
+    # zeros: dx is a view of dy (never hand dy out); otherwise of a copy that is ours
+    return [dx.copy() if attrs["mode"] == "zeros" else xp.ascontiguousarray(dx)], {}
