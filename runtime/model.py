@@ -58,11 +58,12 @@ class Model:
         return self.params | self.state
 
     def set(self, name: str, value: Any) -> None:
-        """Replace one parameter or state tensor, checking its shape."""
+        """Replace one parameter or state tensor (copied: training updates it in place),
+        checking its shape."""
         store = self.params if name in self.params else self.state
         if name not in store:
             raise KeyError(f"'{name}' is not a parameter or state tensor of '{self.plan.name}'")
-        value = self.xp.asarray(value, dtype=self.dtype)
+        value = self.xp.array(value, dtype=self.dtype, copy=True)
         if value.shape != store[name].shape:
             raise ValueError(f"'{name}' has shape {store[name].shape}, got {value.shape}")
         store[name] = value

@@ -27,12 +27,21 @@ def _per_channel(v: Any, ndim: int) -> Any:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _channel_sum(xp: Any, x: Any, keepdims: bool = False) -> Any:
+    """Per-channel sum over every other axis, accumulated in float64 and cast back.
+
+    A float32 sum over N*H*W values along strided axes loses about 1e-3 of its value on a
+    ResNet-sized batch; PyTorch's CPU BatchNorm also accumulates in double.
+    """
+    return x.sum(axis=_axes(x.ndim), keepdims=keepdims, dtype=xp.float64).astype(x.dtype)
+
+
 def _centred(xp: Any, x: Any) -> tuple[Any, Any, Any]:
     """(mean (C,), biased var (C,), x - mean (N, C, ...)); two passes for accuracy."""
-    axes = _axes(x.ndim)
-    mean = x.mean(axis=axes, keepdims=True)  # (1, C, 1, ...)
+    count = x.size // x.shape[1]
+    mean = _channel_sum(xp, x, keepdims=True) / x.dtype.type(count)  # (1, C, 1, ...)
     xc = x - mean  # (N, C, ...), our own buffer: the caller may scale it in place
-    var = xp.square(xc).mean(axis=axes)  # (C,)
+    var = _channel_sum(xp, xp.square(xc)) / x.dtype.type(count)  # (C,)
     return mean.reshape(-1), var, xc
 
 
@@ -81,9 +90,9 @@ def backward_from_xhat(xp: Any, dy: Any, xhat: Any | None, inv_std: Any, weight:
     the batch statistics too; training=False treats mean and inv_std as constants (an affine
     map). In evaluation xhat may be None when no dweight is wanted (it is then None).
     """
-    axes, nd = _axes(dy.ndim), dy.ndim
-    dbias = dy.sum(axis=axes)  # (C,)
-    dweight = None if xhat is None else (dy * xhat).sum(axis=axes)  # (C,)
+    nd = dy.ndim
+    dbias = _channel_sum(xp, dy)  # (C,)
+    dweight = None if xhat is None else _channel_sum(xp, dy * xhat)  # (C,)
     scale = inv_std if weight is None else weight * inv_std  # (C,)
     if not training:
         return dy * _per_channel(scale, nd), dweight, dbias

@@ -117,6 +117,14 @@ def test_auxiliary_heads_run_in_training_and_get_zero_gradients_when_left_out():
     assert set(m.outputs) == {"out"}
 
 
+def test_set_copies_so_training_never_writes_into_the_callers_array():
+    m = model(dtype="float32")
+    mean = np.zeros(3, dtype=np.float32)
+    m.set("b1.running_mean", mean)
+    m.forward(batch(m).astype(np.float32), training=True)
+    assert m.state["b1.running_mean"].any() and not mean.any()
+
+
 def test_wrong_input_and_parameter_shapes_are_refused():
     m = model()
     with pytest.raises(ValueError, match=r"takes inputs \(N, 2, 6, 6\), got \(3, 3, 6, 6\)"):

@@ -1,7 +1,7 @@
 import numpy as np
+from gradcheck import check_kernel
 
 from runtime.kernels import relu
-from gradcheck import check_kernel
 
 
 def test_relu_gradient():
