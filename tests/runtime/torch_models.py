@@ -340,22 +340,29 @@ class ResNet20Cifar(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-class ResNet50(nn.Module):
-    """ResNet-50 (He et al. 2016, CVPR) as torchvision's resnet50: 7x7/2 stem, 3x3/2 max pool,
-    bottleneck stages (3, 4, 6, 3) of widths 64/128/256/512, global avg pool, fc 2048-1000."""
+class ResNet(nn.Module):
+    """ResNet-18/50 (He et al. 2016, CVPR) as torchvision's resnet18/resnet50: 7x7/2 stem, 3x3/2
+    max pool, four stages of basic blocks (2, 2, 2, 2) or bottlenecks (3, 4, 6, 3) of widths
+    64/128/256/512, global avg pool, fc to 1000."""
 
-    def __init__(self) -> None:
+    def __init__(self, bottleneck: bool, blocks: tuple[int, int, int, int]) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.layer1 = bottleneck_stage(64, 64, 3, 1)
-        self.layer2 = bottleneck_stage(256, 128, 4, 2)
-        self.layer3 = bottleneck_stage(512, 256, 6, 2)
-        self.layer4 = bottleneck_stage(1024, 512, 3, 2)
+        cin = 64
+        for i, (width, count) in enumerate(zip((64, 128, 256, 512), blocks)):
+            stride = 1 if i == 0 else 2
+            if bottleneck:
+                stage = bottleneck_stage(cin, width, count, stride)
+                cin = width * Bottleneck.expansion
+            else:
+                stage = basic_stage(cin, width, count, stride)
+                cin = width
+            setattr(self, f"layer{i + 1}", stage)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(2048, 1000)
+        self.fc = nn.Linear(cin, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -593,7 +600,8 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "vgg11_bn": VGG11BN,
     "googlenet": GoogLeNet,
     "resnet20_cifar": ResNet20Cifar,
-    "resnet50": ResNet50,
+    "resnet18": lambda: ResNet(bottleneck=False, blocks=(2, 2, 2, 2)),
+    "resnet50": lambda: ResNet(bottleneck=True, blocks=(3, 4, 6, 3)),
     "densenet121": DenseNet121,
     "unet_milesial": UNetMilesial,
     "unet_original": UNetOriginal,
