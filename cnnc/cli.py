@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", choices=FORMATS,
                           help="what to write (default: from the -o extension, else table); "
                                "svg, png and pdf are drawn by Graphviz")
+    compile_.add_argument("--fuse", action="store_true",
+                          help="also list what lowering fuses (conv+BN+ReLU, ...) and the "
+                               "inference memory plan (table and json)")
     compile_.add_argument("--depth", type=_depth, metavar="N",
                           help="diagrams: draw block instances nested N deep as single nodes "
                                "with their totals (0: each top-level instance); default: every "
@@ -94,10 +97,22 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"cnnc compile: error: {problem}", file=sys.stderr)
         return 2
     compiled = compile_file(args.spec, input_shape=args.input)
+    plan = None
+    if args.fuse:
+        from cnnc.lower import lower
+        plan = lower(compiled)
     if fmt == "json":
-        return _write(args.output, json.dumps(compiled.to_json(), indent=2) + "\n")
+        doc = compiled.to_json()
+        if plan is not None:
+            from cnnc.report.fusion import fusion_json
+            doc["lowering"] = fusion_json(plan)
+        return _write(args.output, json.dumps(doc, indent=2) + "\n")
     if fmt == "table":
-        return _write(args.output, compiled.table())
+        text = compiled.table()
+        if plan is not None:
+            from cnnc.report.fusion import render_fusions
+            text += render_fusions(plan)
+        return _write(args.output, text)
     dot = compiled.to_dot(args.depth, args.rankdir or "TB")
     if fmt == "dot":
         return _write(args.output, dot)
@@ -130,6 +145,8 @@ def _check_output(args: argparse.Namespace, fmt: str | None) -> str | None:
                 f"{', '.join('*' + e for e in EXTENSIONS)}, or give --format")
     if out is not None and not out.parent.is_dir():
         return f"cannot write '{out}': there is no directory '{out.parent}'"
+    if args.fuse and fmt not in ("table", "json"):
+        return f"--fuse lists fusions in the table or the json, not in {fmt}"
     if fmt not in DIAGRAMS and (args.depth is not None or args.rankdir is not None):
         return f"--depth and --rankdir shape diagrams ({', '.join(DIAGRAMS)}), not {fmt}"
     return None

@@ -25,7 +25,7 @@ def lower(c: Compiled, fuse: bool = True) -> Plan:
         if node in by_last:
             train.append(fused_step(c, by_last[node]))
             step, fold = folded_step(c, by_last[node])
-            folds += [fold] if fold else []
+            folds += [fold] if fold and not training_only else []
         else:
             step = single_step(c, node)
             train.append(step)

@@ -121,3 +121,18 @@ def test_training_only_layers_run_only_in_training():
     assert "aux1.fc2" in train_ids and "aux1.fc2" not in infer_ids
     assert plan.training.outputs == ("fc", "aux2.fc2", "aux1.fc2")
     assert plan.inference.outputs == ("fc",)
+
+
+def test_compile_fuse_lists_the_chains_and_the_memory_plan(capsys):
+    from cnnc.cli import main
+    assert main(["compile", "resnet18", "--fuse"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1 + bn1 + relu" in out and "conv_bn_relu -> conv_relu (BN folded)" in out
+    assert "20 chains fused, 20 BatchNorms folded; 40 inference steps" in out
+    assert "inference memory plan: peak 3.83 MiB per sample at 'maxpool'" in out
+    assert main(["compile", "googlenet_aux", "--fuse", "--format", "json"]) == 0
+    import json
+    lowering = json.loads(capsys.readouterr().out)["lowering"]
+    aux = [r for r in lowering["fusions"] if r["layers"][0].startswith("aux1.")]
+    assert aux and all(r["inference"] is None for r in aux)
+    assert main(["compile", "lenet5", "--fuse", "--format", "dot"]) == 2

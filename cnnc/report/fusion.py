@@ -1,0 +1,42 @@
+"""What lowering does to a network, for `cnnc compile --fuse`: the fused chains of each mode and
+the inference memory plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.plan import Plan
+
+from cnnc.report.units import binary_bytes
+
+
+def fusion_rows(plan: Plan) -> list[dict[str, Any]]:
+    """One row per fused chain: its layers, the training kernel and the inference kernel."""
+    inference = {s.nodes: s.op for s in plan.inference.steps if len(s.nodes) > 1}
+    folded = {f.weight.rsplit(".", 1)[0] for f in plan.folds}
+    return [{"layers": list(s.nodes), "training": s.op, "inference": inference.get(s.nodes),
+             "bn_folded": s.nodes[0] in folded}
+            for s in plan.training.steps if len(s.nodes) > 1]
+
+
+def render_fusions(plan: Plan) -> str:
+    rows = fusion_rows(plan)
+    width = max((len(" + ".join(r["layers"])) for r in rows), default=0)
+    lines = ["", "fused chains (training kernel -> inference kernel)"]
+    for r in rows:
+        chain = " + ".join(r["layers"])
+        after = r["inference"] + (" (BN folded)" if r["bn_folded"] else "") \
+            if r["inference"] else "training only"
+        lines.append(f"  {chain:<{width}}  {r['training']} -> {after}")
+    sched = plan.inference
+    lines += [f"{len(rows)} chains fused, {len(plan.folds)} BatchNorms folded; "
+              f"{len(sched.steps)} inference steps",
+              f"inference memory plan: peak {binary_bytes(sched.peak_bytes)} per sample at "
+              f"'{sched.peak_step}', {binary_bytes(sched.naive_bytes)} if nothing were freed"]
+    return "\n".join(lines) + "\n"
+
+
+def fusion_json(plan: Plan) -> dict[str, Any]:
+    sched = plan.inference
+    return {"fusions": fusion_rows(plan), "inference_steps": len(sched.steps),
+            "inference_peak_bytes": sched.peak_bytes, "inference_naive_bytes": sched.naive_bytes}
