@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.plan import Plan
-
 from cnnc.report.units import binary_bytes
+from runtime.plan import Plan
 
 
 def fusion_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -29,10 +28,10 @@ def render_fusions(plan: Plan) -> str:
             if r["inference"] else "training only"
         lines.append(f"  {chain:<{width}}  {r['training']} -> {after}")
     sched = plan.inference
-    lines += [f"{len(rows)} chains fused, {len(plan.folds)} BatchNorms folded; "
-              f"{len(sched.steps)} inference steps",
-              f"inference memory plan: peak {binary_bytes(sched.peak_bytes)} per sample at "
-              f"'{sched.peak_step}', {binary_bytes(sched.naive_bytes)} if nothing were freed"]
+    lines.append(f"{len(rows)} chains fused, {len(plan.folds)} BatchNorms folded; "
+                 f"{len(sched.steps)} inference steps")
+    lines.append(f"inference memory plan: peak {binary_bytes(sched.peak_bytes)} per sample at "
+                 f"'{sched.peak_step}', {binary_bytes(sched.naive_bytes)} if nothing were freed")
     return "\n".join(lines) + "\n"
 
 

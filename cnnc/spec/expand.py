@@ -129,10 +129,10 @@ class _Expander:
                         self.error("block-arg", f"block `{name}` has no argument `${arg}`",
                                    path + (key,), hint=hint)
                         self.bad_blocks.add(name)
-        for start in calls:
+        for start, uses in calls.items():
             cycle = _find_cycle(start, calls)
             if cycle and cycle[0] == start and start == min(cycle[:-1]):
-                path = next(p for b, p in calls[start] if b == cycle[1])
+                path = next(p for b, p in uses if b == cycle[1])
                 self.error("recursion", f"block `{start}` instantiates itself: "
                                         f"{' -> '.join(cycle)}", path,
                            hint="blocks may use other blocks, but not in a loop")
