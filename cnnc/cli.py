@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
                           help="diagrams: direction of flow, TB (top to bottom, the default) or "
                                "LR (left to right, for wide pages)")
 
+    weights = commands.add_parser(
+        "import", help="map a PyTorch-style state dict (.npz or .safetensors) onto a spec's "
+                       "parameters, print the mapping and write a cnnc checkpoint")
+    weights.add_argument("spec", metavar="SPEC", help="a YAML spec file, or a zoo model name")
+    weights.add_argument("weights", type=FsPath, metavar="WEIGHTS",
+                         help="name -> array in definition order, e.g. from PyTorch: np.savez("
+                              "'w.npz', **{k: v.numpy() for k, v in model.state_dict().items()})")
+    weights.add_argument("-o", "--output", type=FsPath, metavar="FILE",
+                         help="write the weights under the spec's names to FILE (.safetensors)")
+    weights.add_argument("--input", type=parse_shape, metavar="SHAPE",
+                         help="override the spec's input shape (changes linear layer sizes)")
+
     commands.add_parser("zoo", help="list the zoo models with their totals")
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
     return parser
@@ -78,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compile":
             return _compile(args)
+        if args.command == "import":
+            return _import(args)
         if args.command == "zoo":
             return _zoo()
         return _schema()
@@ -133,6 +147,31 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"cnnc: warning: Graphviz says: {warnings[0]}; --depth N draws fewer nodes, "
               "and .svg and .pdf have no size limit", file=sys.stderr)
     return _write(args.output, image)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from cnnc.compiler import compile_file
+    from cnnc.lower import lower
+    from runtime import checkpoint
+    from runtime.importer import WeightsError, map_state_dict, read_arrays
+    if args.output is not None and args.output.suffix != ".safetensors":
+        print(f"cnnc import: error: -o '{args.output}': checkpoints are .safetensors files",
+              file=sys.stderr)
+        return 2
+    compiled = compile_file(args.spec, input_shape=args.input)
+    try:
+        mapping, arrays = map_state_dict(lower(compiled), read_arrays(args.weights))
+    except (checkpoint.CheckpointError, WeightsError) as e:
+        print(f"cnnc import: error: {e}", file=sys.stderr)
+        return 1
+    width = max(len(m.source) for m in mapping)
+    for m in mapping:
+        print(f"{m.source:<{width}}  ->  {m.target:<{width}}  {'x'.join(map(str, m.shape))}")
+    print(f"{len(mapping)} tensors mapped onto '{compiled.name}'")
+    if args.output is not None:
+        checkpoint.save(args.output, arrays, {"spec": compiled.name, "source": str(args.weights)})
+        print(f"wrote {args.output}")
+    return 0
 
 
 def _check_output(args: argparse.Namespace, fmt: str | None) -> str | None:

@@ -90,3 +90,18 @@ def test_unreadable_weights_files_are_refused(tmp_path):
         read_arrays(bad)
     with pytest.raises(checkpoint.CheckpointError, match=".safetensors or .npz"):
         read_arrays(tmp_path / "w.pt")
+
+
+def test_cnnc_import_prints_the_mapping_and_writes_a_checkpoint(tmp_path, capsys):
+    from cnnc.cli import main
+    spec, weights, out = tmp_path / "small.yaml", tmp_path / "w.npz", tmp_path / "c.safetensors"
+    spec.write_text(SPEC)
+    np.savez(weights, **torch_style())
+    assert main(["import", str(spec), str(weights), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "classifier.weight  ->  fc.weight" in printed and "7 tensors mapped" in printed
+    tensors, meta = checkpoint.load(out)
+    assert list(tensors) == list(plan().tensor_order) and meta["spec"] == "small"
+    np.savez(weights, **{k: v for k, v in torch_style().items() if "classifier" not in k})
+    assert main(["import", str(spec), str(weights)]) == 1
+    assert "end after 5 tensors; 'fc.weight'" in capsys.readouterr().err
