@@ -99,7 +99,8 @@ def test_cnnc_import_prints_the_mapping_and_writes_a_checkpoint(tmp_path, capsys
     np.savez(weights, **torch_style())
     assert main(["import", str(spec), str(weights), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "classifier.weight  ->  fc.weight" in printed and "7 tensors mapped" in printed
+    assert "classifier.weight        ->  fc.weight                2x144" in printed
+    assert "7 tensors mapped" in printed
     tensors, meta = checkpoint.load(out)
     assert list(tensors) == list(plan().tensor_order) and meta["spec"] == "small"
     np.savez(weights, **{k: v for k, v in torch_style().items() if "classifier" not in k})
