@@ -34,6 +34,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/compile_speed.py
+	$(BIN)/python bench/runtime_cpu.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
