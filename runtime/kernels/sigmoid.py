@@ -11,7 +11,9 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     e = xp.abs(x)
     xp.negative(e, out=e)
     xp.exp(e, out=e)  # exp(-|x|) in (0, 1]: never overflows
-    y = xp.where(x >= 0, 1, e)  # x >= 0: 1 / (1 + e); x < 0: e / (1 + e), exact for tiny y
+    # x >= 0: 1 / (1 + e); x < 0: e / (1 + e), exact for tiny y. The numerator is
+    # max(e, x >= 0) since e <= 1: NumPy's `where` is 5x slower than this whole kernel.
+    y = xp.maximum(e, x >= 0)
     e += 1
     y /= e
     return y, y
