@@ -55,11 +55,11 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     g = dy / _counts(xp, x_shape, attrs, dy.dtype)  # (N, C, *out)
     dxs = xp.zeros(x_shape[:2] + sizes[:-1] + (stride[-1], -(-sizes[-1] // stride[-1])),
                    dtype=dy.dtype)  # split_last's layout of the padded input
-    overlap = pooling.overlapping(kernel, stride, dilation)
-    for start in pooling.offsets(kernel, dilation):
+    starts = pooling.offsets(kernel, dilation)
+    for start, first in zip(starts, pooling.first_in_lattice(starts, stride)):
         w = pooling.window(start, stride, out)
-        if overlap:
-            dxs[w] += g
-        else:  # disjoint windows: each cell is written once, no read needed
+        if first:
             dxs[w] = g
+        else:
+            dxs[w] += g
     return [pooling.merge_last(xp, dxs, x_shape, padding, stride[-1])], {}

@@ -50,15 +50,15 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     kernel, stride, padding, dilation, out, sizes = _geometry(attrs, x_shape)
     dxs = xp.zeros(x_shape[:2] + sizes[:-1] + (stride[-1], -(-sizes[-1] // stride[-1])),
                    dtype=dy.dtype)  # (N, C, *sizes[:-1], s, ceil(sizes[-1] / s)): split_last's
-    overlap = pooling.overlapping(kernel, stride, dilation)
+    starts = pooling.offsets(kernel, dilation)
     hit = xp.empty(arg.shape, dtype=bool)
     g = xp.empty(dy.shape, dtype=dy.dtype)
-    for k, start in enumerate(pooling.offsets(kernel, dilation)):
+    for k, (start, first) in enumerate(zip(starts, pooling.first_in_lattice(starts, stride))):
         xp.equal(arg, k, out=hit)
-        xp.multiply(dy, hit, out=g)
         w = pooling.window(start, stride, out)
-        if overlap:
+        if first:
+            xp.multiply(dy, hit, out=dxs[w])
+        else:
+            xp.multiply(dy, hit, out=g)
             dxs[w] += g
-        else:  # disjoint windows: each cell is written once, no read needed
-            dxs[w] = g
     return [pooling.merge_last(xp, dxs, x_shape, padding, stride[-1])], {}

@@ -33,9 +33,15 @@ def split_last(xp: Any, x: Any, sizes: tuple[int, ...], padding: Pads, step: int
     K per-offset passes several times faster than reading every `step`-th element."""
     if step == 1 and sizes == x.shape[2:] and not any(b for b, _ in padding):
         return x[..., None, :]
-    xs = xp.full(x.shape[:2] + sizes[:-1] + (step, -(-sizes[-1] // step)), value, dtype=x.dtype)
+    xs = xp.empty(x.shape[:2] + sizes[:-1] + (step, -(-sizes[-1] // step)), dtype=x.dtype)
+    # Only the border gets `value` (filling everything first would write xs twice).
+    for axis, (n, (b, _)) in enumerate(zip(x.shape[2:-1], padding), 2):
+        xs[(slice(None),) * axis + (slice(0, b),)] = value
+        xs[(slice(None),) * axis + (slice(b + n, None),)] = value
     lead = _inside(x.shape, padding)
     for r, (i, j) in enumerate(_phases(x.shape[-1], padding[-1][0], step)):
+        xs[..., r, :j.start] = value
+        xs[..., r, j.stop:] = value
         xs[lead + (r, j)] = x[..., i]
     return xs
 
@@ -82,10 +88,17 @@ def window(start: tuple[int, ...], stride: tuple[int, ...], out: tuple[int, ...]
     return (slice(None), slice(None)) + rows + (b % s, slice(b // s, b // s + o))
 
 
-def overlapping(kernel: tuple[int, ...], stride: tuple[int, ...],
-                dilation: tuple[int, ...]) -> bool:
-    """Whether one padded cell can belong to several windows (else backward can assign)."""
-    return any(d * (k - 1) + 1 > s for k, s, d in zip(kernel, stride, dilation))
+def first_in_lattice(starts: list[tuple[int, ...]], stride: tuple[int, ...]) -> list[bool]:
+    """Per kernel offset: whether it is the first to reach its lattice of padded cells (the
+    offsets equal modulo the stride on every axis reach the same cells, shifted by whole
+    windows). Backward assigns the first one's share, which is much cheaper than adding it to
+    zeros, and adds the others'; disjoint windows assign everything."""
+    seen, first = set(), []
+    for start in starts:
+        key = tuple(b % s for b, s in zip(start, stride))
+        first.append(key not in seen)
+        seen.add(key)
+    return first
 
 
 def bins(xp: Any, n: int, m: int) -> tuple[Any, Any]:

@@ -54,16 +54,82 @@ def _taps(xp: Any, attrs: dict, axis: int, n: int, dtype: Any) -> tuple[Any, Any
     return _linear(xp, n, m, scale, attrs["align_corners"], dtype)
 
 
+# Along the last axis a gather reads single elements, which is slow, so that axis is resampled
+# by GEMMs with the interpolation matrix instead: a dense (m, n) matrix costs 2n flops per
+# output, but it is banded (each output reads 1 or 2 neighbouring cells), so each block of
+# outputs is one GEMM with just the input cells it reads. Timed at 2 threads, float32,
+# 8192 rows 128 -> 256: gather 4.9 ms, dense GEMM 2.3 ms, banded GEMM 0.5 ms; 16384 rows
+# 256 -> 128 (a backward): 5.3, 4.9 and 2.1 ms. Blocks of about 16 input cells were fastest,
+# and at least 16 columns keep each GEMM from being too thin. The other axes gather whole
+# contiguous rows (memcpy speed); a GEMM there would be one small product per leading index.
+_BAND = 16
+
+
+def _matrix(xp: Any, idx: Any, w: Any, n: int, dtype: Any) -> Any:
+    """The dense (m, n) interpolation matrix of the taps."""
+    mat = xp.zeros((idx.shape[0], n), dtype=dtype)
+    rows = xp.arange(idx.shape[0])
+    for t in range(idx.shape[1]):  # one tap at a time: a row may name a cell twice
+        mat[rows, idx[:, t]] += 1 if w is None else w[:, t]
+    return mat
+
+
+def _banded(xp: Any, x: Any, mat: Any, lo: list[int], hi: list[int]) -> Any:
+    """x @ mat over the last axis, x (..., k) and mat (k, j), where output column c only reads
+    rows lo[c]:hi[c] of mat (both non-decreasing in c): one GEMM per block of columns."""
+    k, j = mat.shape
+    x2 = x.reshape(-1, k)  # (rows, k)
+    y2 = xp.empty((x2.shape[0], j), dtype=x.dtype)  # (rows, j)
+    step = max(_BAND, _BAND * j // k)
+    for a in range(0, j, step):
+        b = min(a + step, j)
+        c, d = lo[a], max(hi[b - 1], lo[a])
+        xp.matmul(x2[:, c:d], mat[c:d, a:b], out=y2[:, a:b])  # d == c writes zeros
+    return y2.reshape(x.shape[:-1] + (j,))
+
+
+def _resample(xp: Any, x: Any, taps: tuple[Any, Any], axis: int, n: int, adjoint: bool) -> Any:
+    """x resampled along `axis` by the taps of an n-cell axis (forward: n -> m cells), or by
+    their adjoint (backward: m -> n cells)."""
+    idx, w = taps
+    if axis == x.ndim - 1:
+        first, last = idx.min(axis=1), idx.max(axis=1) + 1  # input cells read, per output
+        if adjoint:  # per input cell: the outputs reading it (idx is non-decreasing)
+            cells = xp.arange(n)
+            first, last = (xp.searchsorted(last - 1, cells, side="left"),
+                           xp.searchsorted(first, cells, side="right"))
+        mat = _matrix(xp, idx, w, n, x.dtype)  # (m, n)
+        return _banded(xp, x, mat if adjoint else mat.T, first.tolist(), last.tolist())
+    if adjoint:
+        idx, w = pooling.transpose_taps(xp, idx, w, n, x.dtype)
+    return pooling.gather(xp, x, idx, w, axis)
+
+
+def _order(x_shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
+    """Spatial axes (0-based) in the order forward resamples them: shrinking axes first and
+    growing ones last, so each gather works on the smallest array it can; among equal
+    factors the last axis (a GEMM, cheap per element) goes last when growing, first when
+    shrinking."""
+    last = len(out) - 1
+
+    def key(axis: int) -> tuple[float, int]:
+        ratio = out[axis] / x_shape[axis + 2]
+        return ratio, (axis == last) if ratio >= 1 else -(axis == last)
+
+    return sorted(range(len(out)), key=key)
+
+
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, C, *out): x (N, C, *spatial) resampled like torch.nn.functional.interpolate
     (nearest, or (bi/tri)linear one axis at a time, which is exact: the weights factorise).
     saved: x's shape."""
     (x,) = inputs
     y = x
-    for axis in reversed(range(x.ndim - 2)):  # last first: its gather is element-wise, and
-        taps = _taps(xp, attrs, axis, x.shape[axis + 2], x.dtype)  # it runs on the smaller map
+    for axis in _order(x.shape, attrs["out"]):
+        n = x.shape[axis + 2]
+        taps = _taps(xp, attrs, axis, n, x.dtype)
         if taps is not None:
-            y = pooling.gather(xp, y, *taps, axis + 2)
+            y = _resample(xp, y, taps, axis + 2, n, adjoint=False)
     return (y.copy() if y is x else y), x.shape
 
 
@@ -71,9 +137,9 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     """dx (N, C, *spatial): each input cell collects weight * dy from every output it fed."""
     x_shape = saved
     dx = dy
-    for axis in range(len(x_shape) - 2):
+    for axis in reversed(_order(x_shape, attrs["out"])):
         n = x_shape[axis + 2]
         taps = _taps(xp, attrs, axis, n, dy.dtype)
         if taps is not None:
-            dx = pooling.gather(xp, dx, *pooling.transpose_taps(xp, *taps, n, dy.dtype), axis + 2)
+            dx = _resample(xp, dx, taps, axis + 2, n, adjoint=True)
     return [dx.copy() if dx is dy else dx], {}

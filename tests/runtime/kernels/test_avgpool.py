@@ -31,6 +31,7 @@ CASES = [  # shape, kernel, stride, padding, ceil_mode
     ((1, 2, 6, 7), 3, 2, 1, False),
     ((1, 2, 6, 6), 3, 2, 1, True),
     ((1, 1, 7, 8), (3, 2), (2, 1), ((1, 0), (0, 1)), True),
+    ((1, 2, 5, 2), 3, 3, 1, True),  # a last axis shorter than the stride
     ((1, 2, 4, 5, 4), 2, None, 0, False),
     ((1, 1, 5, 5, 6), 3, 2, 1, True),
     ((1, 1, 4, 6, 5), (2, 3, 2), (1, 2, 2), ((0, 1), 1, (1, 0)), False),

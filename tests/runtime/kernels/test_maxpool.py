@@ -38,6 +38,7 @@ CASES = [  # shape, kernel, stride, padding, dilation, ceil_mode
     ((1, 1, 7, 8), (3, 2), (2, 1), ((1, 0), (0, 1)), 1, True),
     ((1, 1, 8, 7), 2, 1, 1, 2, False),  # dilation with padding
     ((1, 1, 7, 7), (2, 3), (3, 2), 1, (3, 1), True),
+    ((1, 2, 5, 2), 3, 3, 1, 1, True),  # a last axis shorter than the stride
     ((1, 2, 4, 5, 4), 2, None, 0, 1, False),
     ((1, 1, 5, 5, 6), 3, 2, 1, 1, True),
     ((1, 1, 4, 6, 5), (2, 3, 2), (1, 2, 2), ((0, 1), 1, (1, 0)), (2, 1, 1), False),
