@@ -18,6 +18,11 @@ Pads = tuple[tuple[int, int], ...]
 # real position: about what its contiguous copies save over strided ones (measured, 2 cores).
 GRID_WASTE = 32
 
+# Batches whose im2col matrix passes this many bytes run in chunks of images, so that each
+# chunk's matrix is still in cache when its GEMM reads it (measured, 2 cores: resnet20's
+# 16-channel 3x3 conv at batch 64, 42 MB of columns: forward 7.7 -> 3.7 ms).
+CHUNK_BYTES = 6 << 20
+
 
 class Geometry(NamedTuple):
     """The windows of one convolution, per spatial axis, and the column layout of its im2col
@@ -95,10 +100,10 @@ def im2col(xp: Any, x: Any, geo: Geometry, mode: str, groups: int) -> Any:
     return cols.reshape(groups, c // groups * kk, size)
 
 
-def col2im(xp: Any, cols: Any, n: int, geo: Geometry, mode: str) -> Any:
+def col2im(xp: Any, cols: Any, n: int, geo: Geometry, mode: str, out: Any = None) -> Any:
     """The adjoint of im2col: cols (G, C/G*prod(K), N*prod(grid)) -> dx (N, C, *S), adding
-    every window's column back onto the input cells it read (contiguous result). Columns at
-    grid positions that are not outputs must be zero."""
+    every window's column back onto the input cells it read (contiguous result, written into
+    `out` when given). Columns at grid positions that are not outputs must be zero."""
     kk = math.prod(geo.kernel)
     c = cols.shape[0] * cols.shape[1] // kk
     dxt = xp.zeros((c, n, *geo.padded), cols.dtype)  # (C, N, *Sp)
@@ -114,7 +119,10 @@ def col2im(xp: Any, cols: Any, n: int, geo: Geometry, mode: str) -> Any:
         else:
             dv[src] += cv[dst]
     dxt = pad_adjoint(xp, dxt, geo.pads, mode, own=True)  # (C, N, *S) view
-    return xp.ascontiguousarray(dxt.swapaxes(0, 1))  # (N, C, *S)
+    if out is None:
+        return xp.ascontiguousarray(dxt.swapaxes(0, 1))  # (N, C, *S)
+    out[...] = dxt.swapaxes(0, 1)
+    return out
 
 
 def to_grid(xp: Any, a: Any, geo: Geometry) -> Any:
@@ -127,11 +135,13 @@ def to_grid(xp: Any, a: Any, geo: Geometry) -> Any:
     return ag.reshape(c, -1)
 
 
-def from_grid(xp: Any, ag: Any, n: int, geo: Geometry, bias: Any = None) -> Any:
-    """ag (C, N*prod(grid)) -> (N, C, *out) contiguous, cropped, plus bias (C,) when given."""
+def from_grid(xp: Any, ag: Any, n: int, geo: Geometry, bias: Any = None,
+              out: Any = None) -> Any:
+    """ag (C, N*prod(grid)) -> (N, C, *out) contiguous (or written into `out`), cropped, plus
+    bias (C,) when given."""
     c = ag.shape[0]
     at = ag.reshape(c, n, *geo.grid)[(slice(None), slice(None), *(slice(0, m) for m in geo.out))]
-    y = xp.empty((n, c, *geo.out), ag.dtype)
+    y = xp.empty((n, c, *geo.out), ag.dtype) if out is None else out
     if bias is None:
         y[...] = at.swapaxes(0, 1)
     else:  # the bias add rides on the transposing copy
@@ -152,11 +162,19 @@ def _is_pointwise(geo: Geometry) -> bool:
         b or a for b, a in geo.pads)
 
 
+def _chunks(n: int, c: int, geo: Geometry, itemsize: int) -> list[slice]:
+    """Slices of the batch whose im2col matrices fit CHUNK_BYTES (at least one image each)."""
+    per_image = c * math.prod(geo.kernel) * math.prod(geo.grid) * itemsize
+    b = max(1, CHUNK_BYTES // per_image)
+    return [slice(a, min(a + b, n)) for a in range(0, n, b)]
+
+
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional.
 
-    saved: the im2col matrix (G, C/G*prod(K), N*prod(grid)) and x's shape, not x itself (a
-    pointwise conv's matrix is a view of x).
+    saved: the im2col matrix (G, C/G*prod(K), N*prod(grid)) when the batch is one chunk, else
+    a copy of x (backward rebuilds the matrix chunk by chunk, cheaper than keeping a matrix
+    prod(K) times larger), then x's shape; a pointwise conv's matrix is a view of x itself.
     """
     (x,) = inputs
     w, bias, g = params["weight"], params.get("bias"), attrs["groups"]
@@ -168,17 +186,25 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
         if bias is not None:
             y += bias.reshape(-1, *(1,) * len(geo.out))
         return y, (x4, x.shape)
-    cols = im2col(xp, x, geo, attrs.get("padding_mode", "zeros"), g)  # (G, C/G*KK, N*grid)
-    yg = xp.matmul(w.reshape(g, o // g, -1), cols)  # (G, O/G, N*grid)
-    return from_grid(xp, yg.reshape(o, -1), n, geo, bias), (cols, x.shape)
+    w3, mode = w.reshape(g, o // g, -1), attrs.get("padding_mode", "zeros")
+    y = xp.empty((n, o, *geo.out), x.dtype)
+    chunks = _chunks(n, c, geo, x.dtype.itemsize)
+    for b in chunks:
+        cols = im2col(xp, x[b], geo, mode, g)  # (G, C/G*KK, Nb*grid)
+        yg = xp.matmul(w3, cols)  # (G, O/G, Nb*grid)
+        from_grid(xp, yg.reshape(o, -1), b.stop - b.start, geo, bias, out=y[b])
+    if len(chunks) == 1:
+        return y, (cols, x.shape, True)
+    # A copy in training: a later step may write into its input (evaluation keeps no tape).
+    return y, ((x.copy() if training else x), x.shape, False)
 
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
     """dy (N, O, *out) -> [dx (N, C, *S)], {weight, bias (when present)}.
 
-    Consumes `saved`: the im2col buffer is reused for the column gradient.
+    The im2col matrix is rebuilt per chunk of images and reused for the column gradient.
     """
-    cols, shape = saved
+    cols, shape = saved[:2]
     w, g = params["weight"], attrs["groups"]
     geo = _geometry(shape, w.shape, attrs)
     n, o = shape[0], w.shape[0]
@@ -189,12 +215,23 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
         dx = xp.matmul(w3.swapaxes(1, 2), dy4).reshape(shape)  # (N, C, *S)
         db = dy4.sum(axis=(0, 3)).reshape(o)
     else:
-        dyg = to_grid(xp, dy, geo)  # (O, N*grid)
-        db = dyg.sum(axis=1)  # zeros off the outputs add nothing
-        dyg = dyg.reshape(g, o // g, -1)  # (G, O/G, N*grid)
-        dw = xp.matmul(dyg, cols.swapaxes(1, 2))  # (G, O/G, C/G*KK)
-        dcols = xp.matmul(w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, N*grid)
-        dx = col2im(xp, dcols, n, geo, attrs.get("padding_mode", "zeros"))  # (N, C, *S)
+        x, whole, mode = cols, saved[2], attrs.get("padding_mode", "zeros")
+        dx = xp.empty(shape, dy.dtype)
+        dwt = db = None
+        for b in [slice(0, n)] if whole else _chunks(n, shape[1], geo, dy.dtype.itemsize):
+            if not whole:
+                cols = im2col(xp, x[b], geo, mode, g)  # (G, C/G*KK, Nb*grid)
+            dyg = to_grid(xp, dy[b], geo)  # (O, Nb*grid)
+            part = dyg.sum(axis=1)  # zeros off the outputs add nothing
+            db = part if db is None else db + part
+            dyg = dyg.reshape(g, o // g, -1)  # (G, O/G, Nb*grid)
+            # As cols @ dyg.T: the long grid axis is then the shared axis of two row-major
+            # operands, 1.3-4x faster in OpenBLAS than dyg @ cols.T for these skinny shapes.
+            part = xp.matmul(cols, dyg.swapaxes(1, 2))  # (G, C/G*KK, O/G)
+            dwt = part if dwt is None else dwt + part
+            dcols = xp.matmul(w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, Nb*grid)
+            col2im(xp, dcols, b.stop - b.start, geo, mode, out=dx[b])  # (Nb, C, *S)
+        dw = dwt.swapaxes(1, 2)  # (G, O/G, C/G*KK)
     grads = {"weight": dw.reshape(w.shape)}
     if "bias" in params:
         grads["bias"] = db
