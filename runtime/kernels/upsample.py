@@ -62,6 +62,8 @@ def _taps(xp: Any, attrs: dict, axis: int, n: int, dtype: Any) -> tuple[Any, Any
 # 256 -> 128 (a backward): 5.3, 4.9 and 2.1 ms. Blocks of about 16 input cells were fastest,
 # and at least 16 columns keep each GEMM from being too thin. The other axes gather whole
 # contiguous rows (memcpy speed); a GEMM there would be one small product per leading index.
+# (The zeros inside a block multiply every cell it reads, so an inf input turns the block's
+# outputs to NaN where PyTorch's two-tap kernel keeps them finite.)
 _BAND = 16
 
 
@@ -76,7 +78,8 @@ def _matrix(xp: Any, idx: Any, w: Any, n: int, dtype: Any) -> Any:
 
 def _banded(xp: Any, x: Any, mat: Any, lo: list[int], hi: list[int]) -> Any:
     """x @ mat over the last axis, x (..., k) and mat (k, j), where output column c only reads
-    rows lo[c]:hi[c] of mat (both non-decreasing in c): one GEMM per block of columns."""
+    rows lo[c]:hi[c] of mat (both non-decreasing in c): one GEMM per block of columns (a few
+    dozen at most for the map sizes of CNNs)."""
     k, j = mat.shape
     x2 = x.reshape(-1, k)  # (rows, k)
     y2 = xp.empty((x2.shape[0], j), dtype=x.dtype)  # (rows, j)
@@ -114,7 +117,7 @@ def _order(x_shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
 
     def key(axis: int) -> tuple[float, int]:
         ratio = out[axis] / x_shape[axis + 2]
-        return ratio, (axis == last) if ratio >= 1 else -(axis == last)
+        return ratio, (int(axis == last) if ratio >= 1 else -int(axis == last))
 
     return sorted(range(len(out)), key=key)
 
