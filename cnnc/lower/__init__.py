@@ -40,11 +40,4 @@ def lower(c: Compiled, fuse: bool = True) -> Plan:
                 shapes={n: c.node(n)[keys.SHAPE] for n in c.order})
 
 
-def describe_fusions(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(mode, kernel, nodes) for every step that covers more than one layer."""
-    return [(mode, s.op, s.nodes) for mode, sched in (("training", plan.training),
-                                                     ("inference", plan.inference))
-            for s in sched.steps if len(s.nodes) > 1]
-
-
-__all__ = ["Fusion", "Plan", "Step", "describe_fusions", "lower"]
+__all__ = ["Fusion", "Plan", "Step", "lower"]
