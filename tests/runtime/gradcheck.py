@@ -67,3 +67,14 @@ def check_kernel(kernel: ModuleType, inputs: list[np.ndarray], params: dict[str,
         want = numeric_grad(loss, params[name])
         np.testing.assert_allclose(dparams[name], want, rtol=RTOL, atol=ATOL,
                                    err_msg=f"parameter '{name}' gradient")
+
+
+def routed_gradient(indices: np.ndarray, dy: np.ndarray, spatial: tuple[int, ...]) -> np.ndarray:
+    """The input gradient a max pool must give: each dy added onto the cell that PyTorch's
+    returned flat index (per sample and channel) names. Shape (N, C, prod(spatial))."""
+    n, c = dy.shape[:2]
+    want = np.zeros((n, c, int(np.prod(spatial))), dtype=dy.dtype)
+    rows = np.arange(n * c).reshape(n, c, *(1,) * (indices.ndim - 2))
+    np.add.at(want.reshape(n * c, -1), (np.broadcast_to(rows, indices.shape).reshape(-1),
+                                        indices.reshape(-1)), dy.reshape(-1))
+    return want
