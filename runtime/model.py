@@ -17,6 +17,7 @@ import numpy
 
 from runtime import executor
 from runtime.fold import fold
+from runtime.host_memory import keep_freed_memory
 from runtime.kernels import KERNELS
 from runtime.plan import Plan, Tensor
 
@@ -26,12 +27,15 @@ class Model:
 
     Parameters and state are arrays of `dtype` on `xp`, by Tensor name. Write them through
     `set` (or `load`) so the folded inference weights are recomputed; an optimizer that updates
-    `params` in place calls `changed()`.
+    `params` in place calls `changed()`. A model on NumPy makes the process keep freed memory
+    for reuse (runtime/host_memory.py).
     """
 
     def __init__(self, plan: Plan, xp: ModuleType = numpy, dtype: Any = "float32",
                  seed: int = 0) -> None:
         self.plan, self.xp, self.dtype = plan, xp, xp.dtype(dtype)
+        if xp is numpy:
+            keep_freed_memory()
         self.rng = xp.random.default_rng(seed)
         init_rng = numpy.random.default_rng(seed)
         self.params = {t.name: self._init(t, init_rng) for t in plan.params}
