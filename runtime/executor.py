@@ -40,12 +40,15 @@ def forward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType], 
 
 
 def backward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType], tape: Tape,
-             douts: Mapping[str, Any], tensors: Mapping[str, Any]) -> tuple[dict, Any]:
+             douts: Mapping[str, Any], tensors: Mapping[str, Any],
+             input_grad: bool = True) -> tuple[dict, Any]:
     """Gradients of every tensor the steps read (by Tensor name) and of the input.
 
     `douts` gives the gradient of some outputs; a step whose output gets no gradient (an
     auxiliary head left out of the loss) is skipped and its parameters get zeros. Gradients
-    reaching one value from several readers add up.
+    reaching one value from several readers add up. Without `input_grad` the input's gradient
+    is None, and kernels that can (SKIPS_DX) leave it uncomputed: for a first conv that is
+    most of its backward pass.
     """
     grads: dict[str, Any] = dict(douts)
     dtensors: dict[str, Any] = {}
@@ -54,9 +57,13 @@ def backward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType],
         if dy is None:
             continue
         params = {local: tensors[name] for local, name in step.params.items()}
-        dinputs, dparams = kernels[step.op].backward(xp, dy, saved, params, step.attrs)
+        kernel = kernels[step.op]
+        extra = {}
+        if getattr(kernel, "SKIPS_DX", False):
+            extra["need_dx"] = input_grad or tuple(step.inputs) != ("input",)
+        dinputs, dparams = kernel.backward(xp, dy, saved, params, step.attrs, **extra)
         for name, dx in zip(step.inputs, dinputs):
-            if dx is not None:
+            if dx is not None and (input_grad or name != "input"):
                 grads[name] = grads[name] + dx if name in grads else dx
         for local, dp in dparams.items():
             dtensors[step.params[local]] = dp

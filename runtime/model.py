@@ -99,15 +99,17 @@ class Model:
                                                     training, self.rng)
         return self.outputs[sched.outputs[0]]
 
-    def backward(self, dy: Any) -> dict[str, Any]:
+    def backward(self, dy: Any, input_grad: bool = False) -> dict[str, Any]:
         """Gradients of every parameter from the gradient of the first output (or a dict of
-        output name -> gradient), after a training forward. The input's gradient is left in
-        `input_grad`."""
+        output name -> gradient), after a training forward. With `input_grad` the input's
+        gradient is left in `input_grad` (otherwise None: training does not need it, and a
+        first conv then skips most of its backward pass)."""
         if self._tape is None:
             raise RuntimeError("backward needs a forward pass with training=True first")
         douts = dy if isinstance(dy, Mapping) else {self.plan.training.outputs[0]: dy}
         grads, self.input_grad = executor.backward(self.xp, self.plan.training, KERNELS,
-                                                   self._tape, douts, self.tensors())
+                                                   self._tape, douts, self.tensors(),
+                                                   input_grad)
         self._tape = None
         return {name: grads[name] if name in grads else self.xp.zeros_like(value)
                 for name, value in self.params.items()}

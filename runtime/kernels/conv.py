@@ -23,6 +23,8 @@ GRID_WASTE = 32
 # 16-channel 3x3 conv at batch 64, 42 MB of columns: forward 7.7 -> 3.7 ms).
 CHUNK_BYTES = 6 << 20
 
+SKIPS_DX = True  # backward leaves dx out when the executor says nobody reads it
+
 
 class Geometry(NamedTuple):
     """The windows of one convolution, per spatial axis, and the column layout of its im2col
@@ -199,8 +201,9 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     return y, ((x.copy() if training else x), x.shape, False)
 
 
-def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
-    """dy (N, O, *out) -> [dx (N, C, *S)], {weight, bias (when present)}.
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
+             need_dx: bool = True) -> tuple[list, dict]:
+    """dy (N, O, *out) -> [dx (N, C, *S) or None without need_dx], {weight, bias}.
 
     The im2col matrix is rebuilt per chunk of images and reused for the column gradient.
     """
@@ -212,11 +215,11 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     if _is_pointwise(geo):
         dy4 = dy.reshape(n, g, o // g, -1)  # (N, G, O/G, P)
         dw = xp.matmul(dy4, cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, C/G)
-        dx = xp.matmul(w3.swapaxes(1, 2), dy4).reshape(shape)  # (N, C, *S)
+        dx = xp.matmul(w3.swapaxes(1, 2), dy4).reshape(shape) if need_dx else None
         db = dy4.sum(axis=(0, 3)).reshape(o)
     else:
         x, whole, mode = cols, saved[2], attrs.get("padding_mode", "zeros")
-        dx = xp.empty(shape, dy.dtype)
+        dx = xp.empty(shape, dy.dtype) if need_dx else None
         dwt = db = None
         for b in [slice(0, n)] if whole else _chunks(n, shape[1], geo, dy.dtype.itemsize):
             if not whole:
@@ -229,8 +232,9 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
             # operands, 1.3-4x faster in OpenBLAS than dyg @ cols.T for these skinny shapes.
             part = xp.matmul(cols, dyg.swapaxes(1, 2))  # (G, C/G*KK, O/G)
             dwt = part if dwt is None else dwt + part
-            dcols = xp.matmul(w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, Nb*grid)
-            col2im(xp, dcols, b.stop - b.start, geo, mode, out=dx[b])  # (Nb, C, *S)
+            if need_dx:
+                dcols = xp.matmul(w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, Nb*grid)
+                col2im(xp, dcols, b.stop - b.start, geo, mode, out=dx[b])  # (Nb, C, *S)
         dw = dwt.swapaxes(1, 2)  # (G, O/G, C/G*KK)
     grads = {"weight": dw.reshape(w.shape)}
     if "bias" in params:

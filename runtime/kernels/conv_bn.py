@@ -13,6 +13,7 @@ from typing import Any
 from runtime.kernels import batchnorm, conv
 
 BN = "bn."
+SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
 
 
 def _split(params: dict) -> tuple[dict, dict]:
@@ -29,9 +30,10 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     return z, (conv_saved, bn_saved)
 
 
-def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
+             need_dx: bool = True) -> tuple[list, dict]:
     conv_saved, bn_saved = saved
     conv_params, bn_params = _split(params)
     [dconv], dbn = batchnorm.backward(xp, dy, bn_saved, bn_params, attrs["bn"])
-    dinputs, dparams = conv.backward(xp, dconv, conv_saved, conv_params, attrs["conv"])
+    dinputs, dparams = conv.backward(xp, dconv, conv_saved, conv_params, attrs["conv"], need_dx)
     return dinputs, dparams | {BN + k: v for k, v in dbn.items()}

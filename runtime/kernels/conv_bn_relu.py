@@ -11,6 +11,8 @@ from typing import Any
 
 from runtime.kernels import conv_bn
 
+SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
+
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, O, *out) = relu(bn(conv(x))), the ReLU applied in place on the BN's output."""
@@ -22,6 +24,7 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     return z, (saved, z)
 
 
-def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
+             need_dx: bool = True) -> tuple[list, dict]:
     inner, z = saved
-    return conv_bn.backward(xp, dy * (z > 0), inner, params, attrs)
+    return conv_bn.backward(xp, dy * (z > 0), inner, params, attrs, need_dx)

@@ -7,6 +7,8 @@ from typing import Any
 
 from runtime.kernels import conv
 
+SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
+
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, O, *out) = relu(conv(x)), in place on the conv's own output buffer."""
@@ -15,6 +17,7 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     return y, (saved, y)
 
 
-def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
+             need_dx: bool = True) -> tuple[list, dict]:
     inner, y = saved
-    return conv.backward(xp, dy * (y > 0), inner, params, attrs["conv"])
+    return conv.backward(xp, dy * (y > 0), inner, params, attrs["conv"], need_dx)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+SKIPS_DX = True  # backward leaves dx out when the executor says nobody reads it
+
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, O) = x (N, F) @ weight.T (O, F) + bias (O,); bias is optional."""
@@ -14,10 +16,12 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     return y, x  # x is needed for dweight
 
 
-def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
-    """dx (N, F) = dy @ weight; dweight (O, F) = dy.T @ x; dbias (O,) = sum of dy over N."""
+def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
+             need_dx: bool = True) -> tuple[list, dict]:
+    """dx (N, F) = dy @ weight (None without need_dx); dweight (O, F) = dy.T @ x; dbias (O,)
+    = sum of dy over N."""
     x = saved
     dparams = {"weight": dy.T @ x}
     if "bias" in params:
         dparams["bias"] = dy.sum(axis=0)
-    return [dy @ params["weight"]], dparams
+    return [dy @ params["weight"] if need_dx else None], dparams

@@ -6,6 +6,7 @@ import pytest
 from gradcheck import numeric_grad
 
 from cnnc import build_model, compile_text
+from runtime.kernels import KERNELS
 from runtime.losses import softmax_cross_entropy
 
 # Fan-out (r1 feeds c2 and the add), a fused chain, a concat, a fused linear + ReLU.
@@ -42,7 +43,7 @@ def batch(m, n=3, seed=1):
 def loss_and_grads(m, x, labels):
     y = m.forward(x, training=True)
     loss, dy = softmax_cross_entropy(np, y, labels)
-    return float(loss), m.backward(dy)
+    return float(loss), m.backward(dy, input_grad=True)
 
 
 @pytest.mark.parametrize("fuse", [True, False])
@@ -61,6 +62,29 @@ def test_whole_network_gradients_match_central_differences(fuse):
     for name in ("c1.weight", "b1.weight", "c2.weight", "b2.bias", "c3.bias", "fc.weight"):
         np.testing.assert_allclose(grads[name], numeric_grad(loss, m.params[name]),
                                    rtol=1e-5, atol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_skipping_the_input_gradient_leaves_parameter_gradients_alone(fuse, monkeypatch):
+    # c1 (a fused conv + BN + ReLU, or a plain conv) reads the input: its dx is left out.
+    x, labels = batch(model(fuse)), np.array([0, 2, 1])
+    with_dx, without = model(fuse), model(fuse)
+    _, expected = loss_and_grads(with_dx, x, labels)
+    kernel = KERNELS["conv_bn_relu" if fuse else "conv"]
+    asked = []
+
+    def spy(*args, need_dx=True):
+        asked.append(need_dx)
+        return backward(*args, need_dx=need_dx)
+
+    backward = kernel.backward
+    monkeypatch.setattr(kernel, "backward", spy)
+    y = without.forward(x, training=True)
+    grads = without.backward(softmax_cross_entropy(np, y, labels)[1])
+    assert with_dx.input_grad.shape == x.shape and without.input_grad is None
+    assert asked[-1] is False and all(asked[:-1])  # c1 runs last in backward
+    for name in expected:
+        np.testing.assert_array_equal(grads[name], expected[name], err_msg=name)
 
 
 def test_fused_and_unfused_plans_compute_the_same_thing():

@@ -114,3 +114,20 @@ def test_conv_pointwise_saves_no_copy_and_strided_saves_no_input() -> None:
     x, params = make(shape, w_shape, bias)
     _, saved = conv.forward(np, [x], params, attrs, True)
     assert not any(np.shares_memory(s, x) for s in saved if isinstance(s, np.ndarray))
+
+
+@pytest.mark.parametrize("name", ["2d", "2d_pointwise", "2d_groups2_stride2"])
+@pytest.mark.parametrize("chunk_bytes", [1 << 30, 1])  # one chunk, or one image per chunk
+def test_conv_backward_without_dx_gives_the_same_parameter_gradients(
+        name: str, chunk_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
+    shape, w_shape, attrs, bias = CASES[name]
+    x, params = make(shape, w_shape, bias)
+    y, saved = conv.forward(np, [x], params, attrs, True)
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    [dx], expected = conv.backward(np, dy, saved, params, attrs)
+    _, saved = conv.forward(np, [x], params, attrs, True)  # backward overwrote the columns
+    [none], grads = conv.backward(np, dy, saved, params, attrs, need_dx=False)
+    assert dx.shape == x.shape and none is None
+    for k in expected:
+        np.testing.assert_array_equal(grads[k], expected[k], err_msg=k)
