@@ -80,9 +80,59 @@ def _parser() -> argparse.ArgumentParser:
     weights.add_argument("--input", type=parse_shape, metavar="SHAPE",
                          help="override the spec's input shape (changes linear layer sizes)")
 
+    _run_parser(commands)
     commands.add_parser("zoo", help="list the zoo models with their totals")
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
     return parser
+
+
+def _run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="train a spec on a data set, evaluate it, or predict with it (NumPy runtime)",
+        description="Train (--train --data D), evaluate (--eval --data D --weights CKPT) or "
+                    "predict (--infer --weights CKPT --input FILE...). Data sets: mnist1d, "
+                    "digits, fashion-mnist, fashion-scenes, idx:DIR, npz:FILE, folder:DIR.")
+    run.add_argument("spec", metavar="SPEC", help="a YAML spec file, or a zoo model name")
+    mode = run.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--train", action="store_true", help="train on --data")
+    mode.add_argument("--eval", action="store_true",
+                      help="accuracy and confusion matrix of --weights on --data's test split")
+    mode.add_argument("--infer", action="store_true",
+                      help="top-k classes (or masks) of --weights for --input files or --data")
+    run.add_argument("--data", metavar="DATASET", help="mnist1d, digits, fashion-mnist, "
+                     "fashion-scenes, idx:DIR, npz:FILE or folder:DIR")
+    run.add_argument("--input", nargs="+", metavar="SHAPE|FILE",
+                     help="--train/--eval: the input shape, e.g. 1x32x32 (a checkpoint keeps "
+                          "its own); --infer: image files or .npy arrays")
+    train = run.add_argument_group("training (defaults in parentheses)")
+    train.add_argument("--epochs", type=int, metavar="N", help="passes over the data (10)")
+    train.add_argument("--batch-size", type=int, metavar="N", help="images per step (64)")
+    train.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="(sgd)")
+    train.add_argument("--lr", type=float, metavar="RATE", help="learning rate (0.01)")
+    train.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (0.9)")
+    train.add_argument("--nesterov", action="store_true", default=None,
+                       help="Nesterov momentum (SGD)")
+    train.add_argument("--weight-decay", type=float, metavar="W",
+                       help="L2 for sgd and adam, decoupled for adamw (0)")
+    train.add_argument("--schedule", choices=("constant", "step", "cosine"),
+                       help="learning-rate schedule (constant)")
+    train.add_argument("--warmup-epochs", type=int, metavar="N",
+                       help="linear warm-up before the schedule (0)")
+    train.add_argument("--step-epochs", type=int, metavar="N",
+                       help="step schedule: multiply the rate by --gamma every N epochs")
+    train.add_argument("--gamma", type=float, metavar="G", help="step schedule factor (0.1)")
+    train.add_argument("--seed", type=int, metavar="S",
+                       help="initialisation, shuffling, dropout and data generation (0)")
+    train.add_argument("--out", type=FsPath, metavar="DIR", help="where checkpoint, metrics "
+                       "and curves go (runs/SPEC; masks for segmentation --infer)")
+    train.add_argument("--resume", type=FsPath, metavar="CHECKPOINT",
+                       help="continue a run exactly where it stopped")
+    infer = run.add_argument_group("evaluation and inference")
+    infer.add_argument("--weights", type=FsPath, metavar="CHECKPOINT",
+                       help="a checkpoint of `cnnc run --train` or `cnnc import`")
+    infer.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown (3)")
+    infer.add_argument("--output", type=FsPath, metavar="CSV",
+                       help="--infer: write every prediction to this CSV file")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             return _compile(args)
         if args.command == "import":
             return _import(args)
+        if args.command == "run":
+            from cnnc.run import run
+            return run(args)
         if args.command == "zoo":
             return _zoo()
         return _schema()

@@ -1,0 +1,333 @@
+"""The training loop of `cnnc run --train`: epochs of shuffled mini-batches, an evaluation on the
+held-out split after each, and a checkpoint after each that continues the run exactly.
+
+Determinism: everything random in a step is a function of (seed, step): an epoch's shuffle
+comes from (seed, epoch) and dropout's generator is re-seeded from (seed, step). A run resumed
+from any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that
+never stopped, so on the CPU both end with the same weights bit for bit.
+
+Files in the output directory: checkpoint.safetensors (weights, BN state, optimizer state, the
+data normalisation, and the run's position and settings as metadata; written atomically, so a
+kill at any moment leaves the previous one whole), metrics.jsonl (one line per epoch) and
+curves.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Self, TextIO
+
+import numpy as np
+
+from runtime import checkpoint, metrics
+from runtime.curves import plot_curves
+from runtime.losses import softmax_cross_entropy
+from runtime.lr import make_schedule
+from runtime.model import Model
+from runtime.optim import Optimizer, make_optimizer
+from runtime.progress import Bar
+
+CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
+FORMAT = "cnnc-train-1"
+EVAL_BATCH = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of a run; stored in its checkpoint, so --resume needs none of them again."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    step_epochs: int = 0  # "step" schedule: multiply the rate by gamma every this many epochs
+    gamma: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class Position:
+    """Where a run is: optimizer steps taken, and the running sums of the epoch in progress."""
+
+    step: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0  # training values scored this epoch: images, or pixels for segmentation
+    images: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Data:
+    """Arrays for training: x float32 (N, *input_shape), y int64 (N,) or (N, *spatial)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[str]
+    task: str  # "classify" or "segment"
+    mean: np.ndarray  # (C,) the normalisation applied to x, kept for inference
+    std: np.ndarray
+
+
+@dataclass
+class Outcome:
+    """How a run ended: its epoch records, and why it stopped when it did not finish."""
+
+    history: list[dict] = field(default_factory=list)
+    stopped: str | None = None  # "interrupted" or "diverged"
+    message: str = ""
+
+
+class RunError(ValueError):
+    """A checkpoint that cannot continue this run (another spec, shape or format)."""
+
+
+def train(model: Model, data: Data, config: TrainConfig, out: Path,
+          identity: Mapping[str, str], log: TextIO, resume: Path | None = None) -> Outcome:
+    """Train `model` in place; `identity` (spec name, hash, input shape, dataset) goes into every
+    checkpoint. With `resume`, the run continues from that checkpoint with its own settings,
+    all but `epochs`, which comes from `config` (so a finished run can be extended)."""
+    position, outcome, saved = Position(), Outcome(), None
+    if resume is not None:
+        saved = read_run(resume)
+        config = _resumed_config(saved[1], config)
+    steps_per_epoch = len(data.x_train) // config.batch_size
+    if steps_per_epoch == 0:
+        raise RunError(f"the training split has {len(data.x_train)} examples, fewer than one "
+                       f"batch of {config.batch_size}: lower --batch-size")
+    optimizer = make_optimizer(config.optimizer, model.params, model.trainable, model.xp,
+                               momentum=config.momentum, nesterov=config.nesterov,
+                               weight_decay=config.weight_decay)
+    if saved is not None:
+        position, outcome.history = _restore(resume, saved, model, optimizer, data)
+    schedule = make_schedule(config.schedule, base_lr=config.lr,
+                             total_steps=config.epochs * steps_per_epoch,
+                             warmup_steps=config.warmup_epochs * steps_per_epoch,
+                             step_every=config.step_epochs * steps_per_epoch, gamma=config.gamma)
+    out.mkdir(parents=True, exist_ok=True)
+    _rewrite_metrics(out, outcome.history)
+
+    def save() -> None:
+        _save(out, model, optimizer, data, config, identity, position, outcome.history)
+
+    # A diverging step overflows before its loss is checked: the check speaks, not NumPy.
+    with _StopFlag() as stop, np.errstate(all="ignore"):
+        while position.step < config.epochs * steps_per_epoch:
+            epoch = position.step // steps_per_epoch
+            bar = Bar(log, f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch,
+                      done=position.step % steps_per_epoch)
+            started = time.perf_counter() - position.seconds
+            for x, y in _batches(data, config, epoch, position.step % steps_per_epoch):
+                if stop.requested:  # between steps, so the checkpoint holds whole updates
+                    bar.close()
+                    save()
+                    return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
+                                  f"step {position.step}; saved {out / CHECKPOINT}")
+                model.rng = model.xp.random.default_rng([config.seed, position.step])
+                lr = schedule.lr(position.step)
+                loss, correct = _train_step(model, optimizer, x, y, lr)
+                if not math.isfinite(loss):
+                    bar.close()
+                    kept = (f"{out / CHECKPOINT} still holds epoch {len(outcome.history)}"
+                            if outcome.history else "no checkpoint was written")
+                    return _ended(outcome, "diverged", f"the loss became {loss} at epoch "
+                                  f"{epoch + 1}, step {position.step + 1} (learning rate "
+                                  f"{lr:.3g}); {kept}. Try a smaller --lr, or --warmup-epochs")
+                position.step += 1
+                position.loss_sum += loss * len(x)
+                position.correct += correct
+                position.seen += y.size
+                position.images += len(x)
+                position.seconds = time.perf_counter() - started
+                bar.update(f"loss {position.loss_sum / position.images:.4f}  "
+                           f"acc {position.correct / position.seen:.1%}  "
+                           f"{position.images / position.seconds:,.0f} img/s")
+            record = _epoch_record(model, data, epoch, position, schedule.lr(position.step - 1))
+            record["seconds"] = round(time.perf_counter() - started, 3)
+            bar.close(_summary(record))
+            outcome.history.append(record)
+            position = Position(step=position.step)
+            save()
+            _append_metrics(out, record)
+            plot_curves(out / CURVES, outcome.history, identity.get("spec", ""))
+            if stop.requested:
+                return _ended(outcome, "interrupted", f"interrupted after epoch {epoch + 1}; "
+                              f"saved {out / CHECKPOINT}")
+    return outcome
+
+
+def _ended(outcome: Outcome, why: str, message: str) -> Outcome:
+    outcome.stopped, outcome.message = why, message
+    return outcome
+
+
+def _epoch_record(model: Model, data: Data, epoch: int, position: Position, lr: float) -> dict:
+    """The metrics.jsonl line of an epoch: training sums, then a pass over the test split."""
+    test_loss, matrix = evaluate(model, data.x_test, data.y_test, len(data.classes))
+    record = {"epoch": epoch + 1,
+              "train_loss": position.loss_sum / position.images,
+              "train_acc": position.correct / position.seen,
+              "test_loss": test_loss, "test_acc": metrics.accuracy(matrix)}
+    if data.task == "segment":
+        record["test_miou"] = metrics.mean_iou(matrix)
+    return record | {"lr": lr, "images_per_s": round(position.images / position.seconds, 1)}
+
+
+def evaluate(model: Model, x: np.ndarray, y: np.ndarray, classes: int,
+             batch: int = EVAL_BATCH) -> tuple[float, np.ndarray]:
+    """(mean loss, confusion matrix) of the model in evaluation mode over x, y."""
+    total, matrix = 0.0, np.zeros((classes, classes), np.int64)
+    for a in range(0, len(x), batch):
+        logits = model.forward(x[a:a + batch])
+        labels = model.xp.asarray(y[a:a + batch])
+        loss, _ = softmax_cross_entropy(model.xp, logits, labels)
+        total += float(loss) * labels.size
+        predicted = _host(model.xp, logits.argmax(axis=1))
+        matrix += metrics.confusion(y[a:a + batch], predicted, classes)
+    return total / max(y.size, 1), matrix
+
+
+def _train_step(model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray,
+                lr: float) -> tuple[float, int]:
+    """One optimizer step; (batch loss, correct predictions) measured before the update."""
+    xp = model.xp
+    labels = xp.asarray(y)
+    logits = model.forward(x, training=True)
+    loss, dlogits = softmax_cross_entropy(xp, logits, labels)
+    correct = int((logits.argmax(axis=1) == labels).sum())
+    loss = float(loss)
+    if math.isfinite(loss):
+        optimizer.step(model.backward(dlogits), lr)
+        model.changed()
+    return loss, correct
+
+
+def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
+             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The epoch's shuffled full batches (a last partial batch is dropped, so every step sees
+    batch_size examples), from batch number `skip` on."""
+    order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
+    b = config.batch_size
+    for i in range(skip, len(order) // b):
+        index = np.sort(order[i * b:(i + 1) * b])  # sorted: a gather that walks memory forward
+        yield data.x_train[index], data.y_train[index]
+
+
+def _host(xp: Any, a: Any) -> np.ndarray:
+    return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+def _summary(record: dict) -> str:
+    line = (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
+            f"{record['train_acc']:.2%} | test loss {record['test_loss']:.4f} acc "
+            f"{record['test_acc']:.2%}")
+    if "test_miou" in record:
+        line += f" mIoU {record['test_miou']:.3f}"
+    return line + f" | {record['seconds']:.1f} s, {record['images_per_s']:,.0f} img/s"
+
+
+# Checkpoints ------------------------------------------------------------------------------
+
+def _save(out: Path, model: Model, optimizer: Optimizer, data: Data, config: TrainConfig,
+          identity: Mapping[str, str], position: Position, history: list[dict]) -> None:
+    tensors = {name: _host(model.xp, v) for name, v in model.tensors().items()}
+    tensors |= {name: _host(model.xp, v) for name, v in optimizer.state_dict().items()}
+    tensors |= {"data.mean": data.mean, "data.std": data.std}
+    meta = dict(identity) | {
+        "format": FORMAT, "config": json.dumps(asdict(config)),
+        "position": json.dumps(asdict(position)), "classes": json.dumps(data.classes),
+        "task": data.task, "history": json.dumps(history)}
+    checkpoint.save(out / CHECKPOINT, tensors, meta)
+
+
+def read_run(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """A training checkpoint's tensors and metadata; RunError when it is not one."""
+    tensors, meta = checkpoint.load(path)
+    if meta.get("format") != FORMAT:
+        raise RunError(f"{path}: not a checkpoint written by `cnnc run --train` (no '{FORMAT}' "
+                       "format tag); plain weights load with --weights")
+    return tensors, meta
+
+
+def load_weights(model: Model, tensors: Mapping[str, np.ndarray], path: Path) -> None:
+    """Load every parameter and state tensor of the model from `tensors`; RunError naming the
+    first one that is missing or has another shape."""
+    for name, value in model.tensors().items():
+        if name not in tensors:
+            raise RunError(f"{path} does not fit '{model.plan.name}': it has no '{name}'")
+        if tuple(tensors[name].shape) != tuple(value.shape):
+            raise RunError(f"{path} does not fit '{model.plan.name}': '{name}' is "
+                           f"{_fmt(tensors[name].shape)} there, the spec makes it "
+                           f"{_fmt(value.shape)} (another --input, or another spec?)")
+    model.load({name: tensors[name] for name in model.tensors()})
+
+
+def _resumed_config(meta: Mapping[str, str], given: TrainConfig) -> TrainConfig:
+    saved = TrainConfig(**json.loads(meta["config"]))
+    return replace(saved, epochs=given.epochs)
+
+
+def _restore(path: Path, saved: tuple[dict, dict], model: Model, optimizer: Optimizer,
+             data: Data) -> tuple[Position, list[dict]]:
+    tensors, meta = saved
+    load_weights(model, tensors, path)
+    optimizer.load_state_dict({k: v for k, v in tensors.items() if k.startswith("optim.")})
+    mean, std = tensors.get("data.mean"), tensors.get("data.std")
+    if mean is None or not (np.array_equal(mean, data.mean) and np.array_equal(std, data.std)):
+        raise RunError(f"{path} was trained on other data (its normalisation differs): resume "
+                       "with the same --data")
+    return Position(**json.loads(meta["position"])), json.loads(meta.get("history", "[]"))
+
+
+def _fmt(shape: tuple) -> str:
+    return "x".join(map(str, shape)) or "a scalar"
+
+
+# Metrics files ------------------------------------------------------------------------------
+
+def _append_metrics(out: Path, record: dict) -> None:
+    with open(out / METRICS, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _rewrite_metrics(out: Path, history: list[dict]) -> None:
+    """metrics.jsonl as of the checkpoint: a resumed run drops epochs it is about to redo."""
+    (out / METRICS).write_text("".join(json.dumps(r) + "\n" for r in history))
+
+
+class _StopFlag:
+    """Ctrl-C during training asks the loop to stop after the current step (so the checkpoint
+    never holds half an update); a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Callable | int | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: Ctrl-C is not ours to catch
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
