@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup graphviz demo test bench clean
+.PHONY: setup graphviz datasets demo test bench clean
 
-setup: $(VENV)/.installed graphviz
+setup: $(VENV)/.installed graphviz datasets
 
 # Graphviz's `dot` draws the diagrams (cnnc compile -o net.svg); without it cnnc writes the .dot
 # file and says how to install it. Debian's package is installed when it is absent and we may
@@ -17,6 +17,17 @@ graphviz:
 	  || sudo -n sh -c 'apt-get update -qq && apt-get install -y -qq graphviz' >/dev/null 2>&1 \
 	  || echo "Graphviz not installed: diagrams fall back to .dot files; install it with" \
 	          "'sudo apt-get install graphviz' or 'brew install graphviz'"
+
+# Fashion-MNIST for `cnnc run --data fashion-mnist` (and fashion-scenes): Debian's package puts
+# the IDX files under /usr/share/datasets/fashion-mnist/. Installed the same way as Graphviz.
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+datasets:
+	@test -e $(FASHION) \
+	  || apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+	  || sudo -n sh -c 'apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist' >/dev/null 2>&1 \
+	  || echo "Fashion-MNIST not installed: its tests skip; install it with" \
+	          "'sudo apt-get install dataset-fashion-mnist', or use --data idx:DIR"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -26,6 +26,7 @@ from runtime.model import Model
 from runtime.train import CHECKPOINT, Data, RunError, TrainConfig, evaluate, load_weights, train
 
 DIVERGED, INTERRUPTED = 4, 130
+SIDE_BY_SIDE = 4  # examples in the segmentation overview picture
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -174,24 +175,26 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _infer(args: argparse.Namespace) -> int:
     compiled, model, meta, mean, std, classes = _trained(args)
+    truth = None
     if args.data:
         ds = fit_to_input(load_dataset(args.data, _seed(args, meta)), compiled.input_shape)
-        names, x = [f"{args.data}:test:{i}" for i in range(len(ds.x_test))], ds.x_test
+        names, x, truth = [f"{args.data}:test:{i}" for i in range(len(ds.x_test))], ds.x_test, \
+            ds.y_test
     else:
         paths = [Path(p) for p in (args.input or [])]
         if not paths:
             raise RunUsage("--infer needs files (--input a.png b.npy ...) or --data DATASET")
         names, x = _read_inputs(paths, compiled.input_shape)
-    x = (x - mean.reshape(-1, *(1,) * (x.ndim - 2))) / std.reshape(-1, *(1,) * (x.ndim - 2))
+    view = (-1, *(1,) * (x.ndim - 2))
     probabilities = []
     for a in range(0, len(x), 256):
-        logits = model.forward(x[a:a + 256].astype(np.float32))
+        logits = model.forward((x[a:a + 256] - mean.reshape(view)) / std.reshape(view))
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities.append(z / z.sum(axis=1, keepdims=True))
     p = np.concatenate(probabilities)
     labels = classes or [str(i) for i in range(p.shape[1])]
     if p.ndim > 2:
-        return _write_masks(args, names, p, labels)
+        return _write_masks(args, names, p, labels, x, truth)
     return _report_top_k(args, names, p, labels)
 
 
@@ -215,8 +218,9 @@ def _report_top_k(args: argparse.Namespace, names: list[str], p: np.ndarray,
 
 
 def _write_masks(args: argparse.Namespace, names: list[str], p: np.ndarray,
-                 labels: list[str]) -> int:
-    """Segmentation: one palette PNG per input, each pixel its most likely class."""
+                 labels: list[str], x: np.ndarray, truth: np.ndarray | None) -> int:
+    """Segmentation: one palette PNG per input, each pixel its most likely class; with a data
+    set, also side_by_side.png: the first inputs with their true and predicted masks."""
     from PIL import Image
     out = args.out or Path("masks")
     out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +235,12 @@ def _write_masks(args: argparse.Namespace, names: list[str], p: np.ndarray,
         if i < 20:
             print(f"{name}: {out / f'{stem}_mask.png'}  ({present or 'background only'})")
     print(f"wrote {len(masks)} masks to {out}/ (palette: {', '.join(labels)})")
+    if truth is not None:
+        from runtime.figures import plot_masks
+        plot_masks(out / "side_by_side.png", x[:SIDE_BY_SIDE], truth[:SIDE_BY_SIDE],
+                   masks[:SIDE_BY_SIDE], palette, labels)
+        print(f"wrote {out / 'side_by_side.png'}: input, truth and prediction of the first "
+              f"{min(SIDE_BY_SIDE, len(masks))}")
     return 0
 
 

@@ -26,7 +26,7 @@ from typing import Any, Self, TextIO
 import numpy as np
 
 from runtime import checkpoint, metrics
-from runtime.curves import plot_curves
+from runtime.figures import plot_curves
 from runtime.losses import softmax_cross_entropy
 from runtime.lr import make_schedule
 from runtime.model import Model

@@ -129,3 +129,22 @@ def test_a_checkpoint_of_another_spec_is_refused(run_dir, capsys):
     assert main(["run", "mnist1d_mlp", "--eval", "--data", "mnist1d", "--weights",
                  str(run_dir / "checkpoint.safetensors")]) == 1
     assert "does not fit 'mnist1d_mlp': it has no 'fc1.weight'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="apt-get install dataset-fashion-mnist")
+def test_segmentation_infer_writes_palette_masks_and_a_side_by_side_picture(tmp_path, capsys):
+    from cnnc import build_model
+    from runtime import checkpoint
+    model = build_model("unet_scenes", seed=0)
+    checkpoint.save(tmp_path / "w.safetensors", model.tensors())  # plain weights, untrained
+    out = tmp_path / "masks"
+    assert main(["run", "unet_scenes", "--infer", "--data", "fashion-scenes", "--weights",
+                 str(tmp_path / "w.safetensors"), "--out", str(out)]) == 0
+    masks = sorted(out.glob("*_mask.png"))
+    assert len(masks) == 1000
+    with Image.open(masks[0]) as first:
+        assert first.mode == "P" and first.size == (64, 64)
+        assert max(np.asarray(first).reshape(-1)) <= 10
+    with Image.open(out / "side_by_side.png") as picture:
+        assert picture.width > 500 and picture.height > 700
