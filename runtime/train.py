@@ -247,7 +247,8 @@ def _save(out: Path, model: Model, optimizer: Optimizer, data: Data, config: Tra
     tensors |= {name: _host(model.xp, v) for name, v in optimizer.state_dict().items()}
     tensors |= {"data.mean": data.mean, "data.std": data.std}
     meta = dict(identity) | {
-        "format": FORMAT, "config": json.dumps(asdict(config)),
+        "format": FORMAT, "epoch": str(len(history)), "seed": str(config.seed),
+        "config": json.dumps(asdict(config)),
         "position": json.dumps(asdict(position)), "classes": json.dumps(data.classes),
         "task": data.task, "history": json.dumps(history)}
     checkpoint.save(out / CHECKPOINT, tensors, meta)

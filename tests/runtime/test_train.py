@@ -49,6 +49,7 @@ def test_training_lowers_the_loss_and_writes_metrics_curves_and_checkpoint(tmp_p
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     tensors, meta = read_run(tmp_path / "checkpoint.safetensors")
     assert meta["spec"] == "mnist1d_cnn" and json.loads(meta["config"])["optimizer"] == "adam"
+    assert meta["epoch"] == "4" and meta["seed"] == "0"
     for name, value in m.tensors().items():
         np.testing.assert_array_equal(tensors[name], value)
     assert any(k.startswith("optim.") for k in tensors)
