@@ -103,7 +103,7 @@ def _data(source: str, compiled: Compiled, seed: int) -> Data:
     """The data set, fitted to the spec's input, normalised by the training split's statistics,
     and checked against the spec's output."""
     ds, (mean, std) = _prepared(load_dataset(source, seed), compiled)
-    return Data(ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.classes, ds.task, mean, std)
+    return Data(**vars(ds), mean=mean, std=std)
 
 
 def _prepared(ds: Dataset, compiled: Compiled) -> tuple[Dataset, tuple[np.ndarray, np.ndarray]]:

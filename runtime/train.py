@@ -26,6 +26,7 @@ from typing import Any, Self, TextIO
 import numpy as np
 
 from runtime import checkpoint, metrics
+from runtime.data import Dataset
 from runtime.figures import plot_curves
 from runtime.losses import softmax_cross_entropy
 from runtime.lr import make_schedule
@@ -69,16 +70,11 @@ class Position:
 
 
 @dataclass
-class Data:
-    """Arrays for training: x float32 (N, *input_shape), y int64 (N,) or (N, *spatial)."""
+class Data(Dataset):
+    """A data set ready to train on: x fitted to the spec's input and normalised per channel by
+    `mean` and `std` (C,), which the checkpoint keeps so inference can do the same."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    classes: list[str]
-    task: str  # "classify" or "segment"
-    mean: np.ndarray  # (C,) the normalisation applied to x, kept for inference
+    mean: np.ndarray
     std: np.ndarray
 
 

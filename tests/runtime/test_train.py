@@ -22,7 +22,7 @@ IDENTITY = {"spec": "mnist1d_cnn", "input_shape": "1x40", "data": "mnist1d"}
 @cache
 def mnist1d() -> Data:
     ds, mean, std = normalise(load_dataset("mnist1d", seed=0))
-    return Data(ds.x_train[:1000], ds.y_train[:1000], ds.x_test[:500], ds.y_test[:500],
+    return Data(ds.name, ds.x_train[:1000], ds.y_train[:1000], ds.x_test[:500], ds.y_test[:500],
                 ds.classes, ds.task, mean, std)
 
 
