@@ -142,7 +142,7 @@ def _trained(args: argparse.Namespace) -> tuple[Compiled, Model, dict[str, str],
     if args.weights is None:
         raise RunUsage(f"--{'eval' if args.eval else 'infer'} needs --weights CHECKPOINT")
     tensors, meta = checkpoint.load(args.weights)
-    shape = _shape_option(args, allow_paths=True) or _meta_shape(meta)
+    shape = _shape_option(args) or _meta_shape(meta)
     compiled = compile_file(args.spec, shape)
     model = Model(lower(compiled))
     load_weights(model, tensors, args.weights)
@@ -307,7 +307,7 @@ def _normalised_with(ds: Dataset, mean: np.ndarray, std: np.ndarray) -> Dataset:
 
 # Small helpers ----------------------------------------------------------------------------
 
-def _shape_option(args: argparse.Namespace, allow_paths: bool = False) -> tuple[int, ...] | None:
+def _shape_option(args: argparse.Namespace) -> tuple[int, ...] | None:
     """--input as a shape (3x32x32) in --train and --eval; in --infer it names files."""
     if not args.input or args.infer:
         return None
