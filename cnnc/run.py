@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import json
 import sys
@@ -21,7 +22,7 @@ import numpy as np
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
 from runtime import checkpoint, metrics
-from runtime.data import DataError, Dataset, fit_to_input, load_dataset, normalise
+from runtime.data import DataError, Dataset, fit_to_input, load_dataset, normalise, standardise
 from runtime.model import Model
 from runtime.train import CHECKPOINT, Data, RunError, TrainConfig, evaluate, load_weights, train
 
@@ -92,8 +93,7 @@ def _config(args: argparse.Namespace, resume_meta: dict | None) -> TrainConfig:
     options given, over TrainConfig's defaults."""
     if resume_meta is not None:
         saved = TrainConfig(**json.loads(resume_meta.get("config", "{}")))
-        return saved if args.epochs is None else TrainConfig(**{**saved.__dict__,
-                                                                "epochs": args.epochs})
+        return saved if args.epochs is None else dataclasses.replace(saved, epochs=args.epochs)
     given = {k: getattr(args, k) for k in TrainConfig.__dataclass_fields__
              if getattr(args, k, None) is not None}
     return TrainConfig(**given)
@@ -102,15 +102,9 @@ def _config(args: argparse.Namespace, resume_meta: dict | None) -> TrainConfig:
 def _data(source: str, compiled: Compiled, seed: int) -> Data:
     """The data set, fitted to the spec's input, normalised by the training split's statistics,
     and checked against the spec's output."""
-    ds, (mean, std) = _prepared(load_dataset(source, seed), compiled)
-    return Data(**vars(ds), mean=mean, std=std)
-
-
-def _prepared(ds: Dataset, compiled: Compiled) -> tuple[Dataset, tuple[np.ndarray, np.ndarray]]:
-    ds = fit_to_input(ds, compiled.input_shape)
-    ds, mean, std = normalise(ds)
+    ds, mean, std = normalise(fit_to_input(load_dataset(source, seed), compiled.input_shape))
     _check_output(compiled, ds)
-    return ds, (mean, std)
+    return Data(**vars(ds), mean=mean, std=std)
 
 
 def _check_output(compiled: Compiled, ds: Dataset) -> None:
@@ -158,7 +152,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise RunUsage("--eval needs --data DATASET")
     compiled, model, meta, mean, std, classes = _trained(args)
     ds = fit_to_input(load_dataset(args.data, _seed(args, meta)), compiled.input_shape)
-    ds = _normalised_with(ds, mean, std)
+    ds = dataclasses.replace(ds, x_test=standardise(ds.x_test, mean, std))
     _check_output(compiled, ds)
     loss, matrix = evaluate(model, ds.x_test, ds.y_test, len(ds.classes))
     names = classes or ds.classes
@@ -185,10 +179,9 @@ def _infer(args: argparse.Namespace) -> int:
         if not paths:
             raise RunUsage("--infer needs files (--input a.png b.npy ...) or --data DATASET")
         names, x = _read_inputs(paths, compiled.input_shape)
-    view = (-1, *(1,) * (x.ndim - 2))
     probabilities = []
     for a in range(0, len(x), 256):
-        logits = model.forward((x[a:a + 256] - mean.reshape(view)) / std.reshape(view))
+        logits = model.forward(standardise(x[a:a + 256], mean, std))
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities.append(z / z.sum(axis=1, keepdims=True))
     p = np.concatenate(probabilities)
@@ -296,13 +289,6 @@ def _fit_one(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     one = Dataset("input", a[None], np.zeros(1, np.int64), a[None], np.zeros(1, np.int64),
                   ["?"], "classify")
     return fit_to_input(one, shape).x_test[0]
-
-
-def _normalised_with(ds: Dataset, mean: np.ndarray, std: np.ndarray) -> Dataset:
-    view = (-1, *(1,) * (ds.x_test.ndim - 2))
-    return Dataset(ds.name, ds.x_train, ds.y_train,
-                   ((ds.x_test - mean.reshape(view)) / std.reshape(view)).astype(np.float32),
-                   ds.y_test, ds.classes, ds.task)
 
 
 # Small helpers ----------------------------------------------------------------------------

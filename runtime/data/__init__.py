@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from runtime.data import digits, folder, idx, mnist1d, npz, scenes
 from runtime.data.dataset import DataError, Dataset
-from runtime.data.fit import fit_to_input, normalise
+from runtime.data.fit import fit_to_input, normalise, standardise
 
-__all__ = ["SOURCES", "DataError", "Dataset", "fit_to_input", "load_dataset", "normalise"]
+__all__ = ["SOURCES", "DataError", "Dataset", "fit_to_input", "load_dataset", "normalise", "standardise"]
 
 # Built-in sets by name: loader(seed).
 NAMED: dict[str, Callable[[int], Dataset]] = {

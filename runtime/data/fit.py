@@ -123,7 +123,13 @@ def normalise(ds: Dataset) -> tuple[Dataset, np.ndarray, np.ndarray]:
     mean, std = channel_stats(ds.x_train)
     std[std == 0] = 1.0
     mean, std = mean.astype(np.float32), std.astype(np.float32)
-    shape = (1, -1) + (1,) * (ds.x_train.ndim - 2)
-    m, s = mean.reshape(shape), std.reshape(shape)
-    new = dataclasses.replace(ds, x_train=(ds.x_train - m) / s, x_test=(ds.x_test - m) / s)
+    new = dataclasses.replace(ds, x_train=standardise(ds.x_train, mean, std),
+                              x_test=standardise(ds.x_test, mean, std))
     return new, mean, std
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(x - mean) / std per channel for x (N, C, ...) and float32 mean, std (C,): the transform
+    `normalise` applies, for inference with a checkpoint's statistics."""
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean.reshape(shape)) / std.reshape(shape)
