@@ -121,6 +121,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--step-epochs", type=int, metavar="N",
                        help="step schedule: multiply the rate by --gamma every N epochs")
     train.add_argument("--gamma", type=float, metavar="G", help="step schedule factor (0.1)")
+    train.add_argument("--flip", action="store_true", default=None,
+                       help="mirror a random half of each batch left-right (off)")
     train.add_argument("--seed", type=int, metavar="S",
                        help="initialisation, shuffling, dropout and data generation (0)")
     train.add_argument("--out", type=FsPath, metavar="DIR", help="where checkpoint, metrics "

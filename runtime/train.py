@@ -2,7 +2,7 @@
 held-out split after each, and a checkpoint after each that continues the run exactly.
 
 Determinism: everything random in a step is a function of (seed, step): an epoch's shuffle
-comes from (seed, epoch) and dropout's generator is re-seeded from (seed, step). A run resumed
+comes from (seed, epoch), and dropout's generator and the --flip draw from (seed, step). A run resumed
 from any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that
 never stopped, so on the CPU both end with the same weights bit for bit.
 
@@ -54,6 +54,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     step_epochs: int = 0  # "step" schedule: multiply the rate by gamma every this many epochs
     gamma: float = 0.1
+    flip: bool = False  # mirror a random half of each batch left-right (labels maps too)
     seed: int = 0
 
 
@@ -133,6 +134,8 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
                                   f"step {position.step}; saved {out / CHECKPOINT}")
                 model.rng = model.xp.random.default_rng([config.seed, position.step])
+                if config.flip:
+                    _mirror_half(x, y, np.random.default_rng([config.seed, position.step, 1]))
                 lr = schedule.lr(position.step)
                 loss, correct = _train_step(model, optimizer, x, y, lr)
                 if not math.isfinite(loss):
@@ -220,6 +223,16 @@ def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
     for i in range(skip, len(order) // b):
         index = np.sort(order[i * b:(i + 1) * b])  # sorted: a gather that walks memory forward
         yield data.x_train[index], data.y_train[index]
+
+
+def _mirror_half(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+    """Mirror a random half of the batch along its last axis, in place; label maps too.
+    Left-right is a symmetry of garments and scenes, so this doubles the distinct images a
+    small set offers; it leaves the test split alone."""
+    which = rng.random(len(x)) < 0.5
+    x[which] = x[which, ..., ::-1]
+    if y.ndim > 1:
+        y[which] = y[which, ..., ::-1]
 
 
 def _host(xp: Any, a: Any) -> np.ndarray:

@@ -9,9 +9,11 @@ the 10 garments, and every labelled pixel is brighter than ON.
 
 While some garment of a scene shows less than MIN_VISIBLE of its pixels, the scene gets new
 positions, and after PLACEMENTS tries new garments (as many as before, so 2, 3 and 4 stay
-equally common): every garment of a scene can be seen. Train scenes use the Fashion-MNIST train images and test
-scenes the test images, so no garment appears in both splits. The default 6000 train and 1000
-test scenes take about a second to build; nothing is cached.
+equally common): every garment of a scene can be seen. Train scenes use the Fashion-MNIST
+train images and test scenes the test images, so no garment appears in both splits. The default
+12000 train scenes hold about 36,000 of the 60,000 training garments (6000 overfit a 16-128
+channel U-Net within 7 epochs); with the 1000 test scenes they take under two seconds to build,
+so nothing is cached.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ SIZES = (22, 32)          # garment side in pixels, inclusive range (Fashion-MNI
 ON = 0.1                  # intensity above which a garment pixel is part of the garment
 MIN_VISIBLE = 0.5         # fraction of a garment's pixels that must stay uncovered
 PLACEMENTS = 10           # positions tried for a scene's garments before new ones are picked
-TRAIN_SCENES, TEST_SCENES = 6000, 1000
+TRAIN_SCENES, TEST_SCENES = 12000, 1000
 
 
 def pick_garments(count: np.ndarray, rng: np.random.Generator, images: np.ndarray,

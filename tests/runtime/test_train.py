@@ -84,7 +84,8 @@ def test_a_run_resumed_after_an_epoch_ends_with_the_same_weights(tmp_path, monke
 
 
 def test_ctrl_c_mid_epoch_saves_and_resuming_ends_bit_for_bit_the_same(tmp_path, monkeypatch):
-    config = TrainConfig(epochs=2, batch_size=50, optimizer="sgd", lr=0.05, nesterov=True)
+    config = TrainConfig(epochs=2, batch_size=50, optimizer="sgd", lr=0.05, nesterov=True,
+                         flip=True)  # the flips are drawn per step too
     straight, _ = run(tmp_path / "a", config)
     restore = interrupt_at(monkeypatch, 7)  # in epoch 1 of 2
     _, outcome = run(tmp_path / "b", config)
@@ -129,3 +130,20 @@ def test_plain_weights_are_not_a_training_checkpoint(tmp_path):
     checkpoint.save(tmp_path / "w.safetensors", {"a": np.zeros(2, np.float32)})
     with pytest.raises(RunError, match="not a checkpoint written by `cnnc run --train`"):
         read_run(tmp_path / "w.safetensors")
+
+
+def test_flip_mirrors_half_the_batch_with_its_label_maps():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((400, 1, 6, 7)).astype(np.float32)
+    y = rng.integers(0, 11, (400, 6, 7))
+    fx, fy = x.copy(), y.copy()
+    loop._mirror_half(fx, fy, np.random.default_rng(1))
+    mirrored = (fx != x).any(axis=(1, 2, 3))
+    assert 150 < mirrored.sum() < 250
+    np.testing.assert_array_equal(fx[mirrored], x[mirrored][..., ::-1])
+    np.testing.assert_array_equal(fy[mirrored], y[mirrored][..., ::-1])
+    np.testing.assert_array_equal(fx[~mirrored], x[~mirrored])
+    np.testing.assert_array_equal(fy[~mirrored], y[~mirrored])
+    labels = y[:, 0, 0].copy()  # class labels stay as they are
+    loop._mirror_half(x, labels, np.random.default_rng(1))
+    np.testing.assert_array_equal(labels, y[:, 0, 0])

@@ -18,7 +18,7 @@ def default_set():
 @needs_fashion
 def test_default_scenes_have_the_documented_shapes(default_set):
     ds = default_set
-    assert ds.x_train.shape == (6000, 1, 64, 64) and ds.y_train.shape == (6000, 64, 64)
+    assert ds.x_train.shape == (12000, 1, 64, 64) and ds.y_train.shape == (12000, 64, 64)
     assert ds.x_test.shape == (1000, 1, 64, 64) and ds.y_test.shape == (1000, 64, 64)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64
     assert ds.task == "segment" and ds.classes[0] == "background" and len(ds.classes) == 11
