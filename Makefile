@@ -35,6 +35,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@# PyTorch is only a reference for cross-checks; its tests skip where it cannot be installed.
 	$(BIN)/pip install -q torch==2.13.0 || echo "torch 2.13.0 not installed: PyTorch cross-checks will skip"
+	@# CuPy and NVRTC compile the CUDA kernels to PTX in a test, which needs no GPU.
+	$(BIN)/pip install -q cupy-cuda12x nvidia-cuda-nvrtc-cu12 || echo "CuPy/NVRTC not installed: the CUDA compile test will skip"
 	touch $@
 
 demo: setup

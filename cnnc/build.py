@@ -9,21 +9,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
+from runtime.device import array_module
 from runtime.model import Model
 
 
 def build_model(spec: str | Path | Compiled, input_shape: tuple[int, ...] | None = None,
                 dtype: Any = "float32", seed: int = 0, fuse: bool = True,
-                xp: ModuleType | None = None) -> Model:
+                device: str = "cpu") -> Model:
     """A runnable model of a spec (a zoo name, a path, or a compiled network) with PyTorch's
-    default initialisation under `seed`. `fuse=False` runs one kernel per layer and no BN
-    folding, which is slower and only useful to check the fused path."""
+    default initialisation under `seed`, on `device` ("cpu": NumPy, "gpu": CuPy; the same
+    initial values on both). `fuse=False` runs one kernel per layer and no BN folding, which
+    is slower and only useful to check the fused path."""
     c = spec if isinstance(spec, Compiled) else compile_file(spec, input_shape)
-    if xp is None:
-        import numpy as xp
-    return Model(lower(c, fuse=fuse), xp=xp, dtype=dtype, seed=seed)
+    return Model(lower(c, fuse=fuse), xp=array_module(device), dtype=dtype, seed=seed)

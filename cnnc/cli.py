@@ -101,6 +101,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
                       help="top-k classes (or masks) of --weights for --input files or --data")
     run.add_argument("--data", metavar="DATASET", help="mnist1d, digits, fashion-mnist, "
                      "fashion-scenes, idx:DIR, npz:FILE or folder:DIR")
+    run.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                     help="cpu: NumPy; gpu: CuPy on a CUDA GPU (pip install 'cnnc[gpu]') (cpu)")
     run.add_argument("--input", nargs="+", metavar="SHAPE|FILE",
                      help="--train/--eval: the input shape, e.g. 1x32x32 (a checkpoint keeps "
                           "its own); --infer: image files or .npy arrays")

@@ -23,6 +23,7 @@ from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
 from runtime import checkpoint, metrics
 from runtime.data import DataError, Dataset, fit_to_input, load_dataset, normalise, standardise
+from runtime.device import DeviceError, array_module, to_host
 from runtime.model import Model
 from runtime.train import CHECKPOINT, Data, RunError, TrainConfig, evaluate, load_weights, train
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except RunUsage as e:
         print(f"cnnc run: error: {e}", file=sys.stderr)
         return 2
-    except (DataError, RunError, checkpoint.CheckpointError, ValueError) as e:
+    except (DataError, DeviceError, RunError, checkpoint.CheckpointError, ValueError) as e:
         print(f"cnnc run: error: {e}", file=sys.stderr)
         return 1
 
@@ -64,7 +65,7 @@ def _train(args: argparse.Namespace) -> int:
         shape = shape or _meta_shape(resume_meta)
     compiled = compile_file(args.spec, shape)
     config = _config(args, resume_meta)
-    model = Model(lower(compiled), seed=config.seed)
+    model = Model(lower(compiled), xp=array_module(args.device), seed=config.seed)
     data = _data(args.data, compiled, config.seed)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
     print(f"{compiled.name}: {compiled.totals.params:,} parameters, input "
@@ -138,7 +139,7 @@ def _trained(args: argparse.Namespace) -> tuple[Compiled, Model, dict[str, str],
     tensors, meta = checkpoint.load(args.weights)
     shape = _shape_option(args) or _meta_shape(meta)
     compiled = compile_file(args.spec, shape)
-    model = Model(lower(compiled))
+    model = Model(lower(compiled), xp=array_module(args.device))
     load_weights(model, tensors, args.weights)
     c = compiled.input_shape[0]
     mean = tensors.get("data.mean", np.zeros(c, np.float32))
@@ -181,7 +182,7 @@ def _infer(args: argparse.Namespace) -> int:
         names, x = _read_inputs(paths, compiled.input_shape)
     probabilities = []
     for a in range(0, len(x), 256):
-        logits = model.forward(standardise(x[a:a + 256], mean, std))
+        logits = to_host(model.forward(standardise(x[a:a + 256], mean, std)))
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities.append(z / z.sum(axis=1, keepdims=True))
     p = np.concatenate(probabilities)

@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Self, TextIO
+from typing import Self, TextIO
 
 import numpy as np
 
 from runtime import checkpoint, metrics
 from runtime.data import Dataset
+from runtime.device import batches_on, to_host
 from runtime.figures import plot_curves
 from runtime.losses import softmax_cross_entropy
 from runtime.lr import make_schedule
@@ -127,15 +128,14 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
             bar = Bar(log, f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch,
                       done=position.step % steps_per_epoch)
             started = time.perf_counter() - position.seconds
-            for x, y in _batches(data, config, epoch, position.step % steps_per_epoch):
+            batches = _batches(data, config, epoch, position.step % steps_per_epoch)
+            for x, y in batches_on(model.xp, batches):
                 if stop.requested:  # between steps, so the checkpoint holds whole updates
                     bar.close()
                     save()
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
                                   f"step {position.step}; saved {out / CHECKPOINT}")
                 model.rng = model.xp.random.default_rng([config.seed, position.step])
-                if config.flip:
-                    _mirror_half(x, y, np.random.default_rng([config.seed, position.step, 1]))
                 lr = schedule.lr(position.step)
                 loss, correct = _train_step(model, optimizer, x, y, lr)
                 if not math.isfinite(loss):
@@ -194,7 +194,7 @@ def evaluate(model: Model, x: np.ndarray, y: np.ndarray, classes: int,
         labels = model.xp.asarray(y[a:a + batch])
         loss, _ = softmax_cross_entropy(model.xp, logits, labels)
         total += float(loss) * labels.size
-        predicted = _host(model.xp, logits.argmax(axis=1))
+        predicted = to_host(logits.argmax(axis=1))
         matrix += metrics.confusion(y[a:a + batch], predicted, classes)
     return total / max(y.size, 1), matrix
 
@@ -217,12 +217,15 @@ def _train_step(model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray
 def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The epoch's shuffled full batches (a last partial batch is dropped, so every step sees
-    batch_size examples), from batch number `skip` on."""
+    batch_size examples), from batch number `skip` on, on the host; --flip mirrors them here."""
     order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
-    b = config.batch_size
-    for i in range(skip, len(order) // b):
+    b, steps = config.batch_size, len(order) // config.batch_size
+    for i in range(skip, steps):
         index = np.sort(order[i * b:(i + 1) * b])  # sorted: a gather that walks memory forward
-        yield data.x_train[index], data.y_train[index]
+        x, y = data.x_train[index], data.y_train[index]
+        if config.flip:
+            _mirror_half(x, y, np.random.default_rng([config.seed, epoch * steps + i, 1]))
+        yield x, y
 
 
 def _mirror_half(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
@@ -233,10 +236,6 @@ def _mirror_half(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None
     x[which] = x[which, ..., ::-1]
     if y.ndim > 1:
         y[which] = y[which, ..., ::-1]
-
-
-def _host(xp: Any, a: Any) -> np.ndarray:
-    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 def _summary(record: dict) -> str:
@@ -252,8 +251,8 @@ def _summary(record: dict) -> str:
 
 def _save(out: Path, model: Model, optimizer: Optimizer, data: Data, config: TrainConfig,
           identity: Mapping[str, str], position: Position, history: list[dict]) -> None:
-    tensors = {name: _host(model.xp, v) for name, v in model.tensors().items()}
-    tensors |= {name: _host(model.xp, v) for name, v in optimizer.state_dict().items()}
+    tensors = {name: to_host(v) for name, v in model.tensors().items()}
+    tensors |= {name: to_host(v) for name, v in optimizer.state_dict().items()}
     tensors |= {"data.mean": data.mean, "data.std": data.std}
     meta = dict(identity) | {
         "format": FORMAT, "epoch": str(len(history)), "seed": str(config.seed),

@@ -22,12 +22,12 @@ def _axes(ndim: int) -> tuple[int, ...]:
     return (0, *range(2, ndim))
 
 
-def _per_channel(v: Any, ndim: int) -> Any:
+def per_channel(v: Any, ndim: int) -> Any:
     """View a (C,) vector as (1, C, 1, ...) so it broadcasts against an ndim-array."""
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def _channel_sum(xp: Any, x: Any, keepdims: bool = False) -> Any:
+def channel_sum(xp: Any, x: Any, keepdims: bool = False) -> Any:
     """Per-channel sum over every other axis, as accurate as a float64 sum.
 
     Each (image, channel) row is summed along its contiguous axis in x's dtype (pairwise, so
@@ -44,9 +44,9 @@ def _channel_sum(xp: Any, x: Any, keepdims: bool = False) -> Any:
 def _centred(xp: Any, x: Any) -> tuple[Any, Any, Any]:
     """(mean (C,), biased var (C,), x - mean (N, C, ...)); two passes for accuracy."""
     count = x.size // x.shape[1]
-    mean = _channel_sum(xp, x, keepdims=True) / x.dtype.type(count)  # (1, C, 1, ...)
+    mean = channel_sum(xp, x, keepdims=True) / x.dtype.type(count)  # (1, C, 1, ...)
     xc = x - mean  # (N, C, ...), our own buffer: the caller may scale it in place
-    var = _channel_sum(xp, xp.square(xc)) / x.dtype.type(count)  # (C,)
+    var = channel_sum(xp, xp.square(xc)) / x.dtype.type(count)  # (C,)
     return mean.reshape(-1), var, xc
 
 
@@ -96,17 +96,17 @@ def backward_from_xhat(xp: Any, dy: Any, xhat: Any | None, inv_std: Any, weight:
     map). In evaluation xhat may be None when no dweight is wanted (it is then None).
     """
     nd = dy.ndim
-    dbias = _channel_sum(xp, dy)  # (C,)
-    dweight = None if xhat is None else _channel_sum(xp, dy * xhat)  # (C,)
+    dbias = channel_sum(xp, dy)  # (C,)
+    dweight = None if xhat is None else channel_sum(xp, dy * xhat)  # (C,)
     scale = inv_std if weight is None else weight * inv_std  # (C,)
     if not training:
-        return dy * _per_channel(scale, nd), dweight, dbias
+        return dy * per_channel(scale, nd), dweight, dbias
     # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), written into one buffer
     m = dy.size // dy.shape[1]
-    dx = xp.multiply(xhat, _per_channel(-dweight / m, nd))
+    dx = xp.multiply(xhat, per_channel(-dweight / m, nd))
     dx += dy
-    dx -= _per_channel(dbias / m, nd)
-    dx *= _per_channel(scale, nd)
+    dx -= per_channel(dbias / m, nd)
+    dx *= per_channel(scale, nd)
     return dx, dweight, dbias
 
 
@@ -118,19 +118,19 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     if training:
         mean, var, xhat = _centred(xp, x)
         inv_std = 1.0 / xp.sqrt(var + eps)  # (C,)
-        xhat *= _per_channel(inv_std, nd)  # (N, C, ...), normalised in place
+        xhat *= per_channel(inv_std, nd)  # (N, C, ...), normalised in place
         update_running_stats(xp, params, mean, var, x.size // x.shape[1], attrs["momentum"])
         y = xhat  # not affine: y is xhat itself, saved once
         if weight is not None:  # affine: weight and bias come together, as in PyTorch
-            y = xhat * _per_channel(weight, nd)  # a new array, so the bias goes in place
-            y += _per_channel(bias, nd)
+            y = xhat * per_channel(weight, nd)  # a new array, so the bias goes in place
+            y += per_channel(bias, nd)
         return y, {"training": True, "xhat": xhat, "inv_std": inv_std}
     # evaluation: an affine map per channel, one pass
     mean = params["running_mean"].copy()  # copied: a later training step updates it in place
     inv_std = 1.0 / xp.sqrt(params["running_var"] + eps)
     scale, shift = scale_shift(xp, mean, inv_std, weight, bias)
-    y = x * _per_channel(scale, nd)
-    y += _per_channel(shift, nd)
+    y = x * per_channel(scale, nd)
+    y += per_channel(shift, nd)
     # dweight needs xhat; keep x (not a new array) and rebuild xhat only in backward
     saved = {"training": False, "inv_std": inv_std, "mean": mean}
     return y, saved | ({"x": x} if weight is not None else {})
@@ -142,7 +142,7 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     xhat = saved.get("xhat")
     if "x" in saved:  # evaluation with affine: xhat only for dweight
         nd = dy.ndim
-        xhat = (saved["x"] - _per_channel(saved["mean"], nd)) * _per_channel(saved["inv_std"], nd)
+        xhat = (saved["x"] - per_channel(saved["mean"], nd)) * per_channel(saved["inv_std"], nd)
     dx, dweight, dbias = backward_from_xhat(xp, dy, xhat, saved["inv_std"], weight,
                                             saved["training"])
     return [dx], ({} if weight is None else {"weight": dweight, "bias": dbias})

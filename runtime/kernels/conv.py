@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from runtime.device import IM2COL_BYTES, device_name
 from runtime.kernels.pad import pad_adjoint, pad_forward
 
 Ints = tuple[int, ...]
@@ -17,11 +18,6 @@ Pads = tuple[tuple[int, int], ...]
 # im2col) when the extra positions cost at most this many output channels' worth of GEMM per
 # real position: about what its contiguous copies save over strided ones (measured, 2 cores).
 GRID_WASTE = 32
-
-# Batches whose im2col matrix passes this many bytes run in chunks of images, so that each
-# chunk's matrix is still in cache when its GEMM reads it (measured, 2 cores: resnet20's
-# 16-channel 3x3 conv at batch 64, 42 MB of columns: forward 7.7 -> 3.7 ms).
-CHUNK_BYTES = 6 << 20
 
 SKIPS_DX = True  # backward leaves dx out when the executor says nobody reads it
 
@@ -137,18 +133,25 @@ def to_grid(xp: Any, a: Any, geo: Geometry) -> Any:
     return ag.reshape(c, -1)
 
 
-def from_grid(xp: Any, ag: Any, n: int, geo: Geometry, bias: Any = None,
-              out: Any = None) -> Any:
+def from_grid(xp: Any, ag: Any, n: int, geo: Geometry, bias: Any = None, out: Any = None,
+              epilogue: Callable | None = None) -> Any:
     """ag (C, N*prod(grid)) -> (N, C, *out) contiguous (or written into `out`), cropped, plus
-    bias (C,) when given."""
+    bias (C,) when given, through `epilogue` (default `add_bias`)."""
     c = ag.shape[0]
     at = ag.reshape(c, n, *geo.grid)[(slice(None), slice(None), *(slice(0, m) for m in geo.out))]
     y = xp.empty((n, c, *geo.out), ag.dtype) if out is None else out
-    if bias is None:
-        y[...] = at.swapaxes(0, 1)
-    else:  # the bias add rides on the transposing copy
-        xp.add(at.swapaxes(0, 1), bias.reshape(-1, *(1,) * len(geo.out)), out=y)
+    (epilogue or add_bias)(xp, at.swapaxes(0, 1), bias, y)
     return y
+
+
+def add_bias(xp: Any, src: Any, bias: Any, out: Any) -> None:
+    """The plain epilogue: out (N, O, *out) = src (a view of the GEMM's result, any strides)
+    + bias (O,) when given, in one pass: the bias add rides on the transposing copy."""
+    if bias is None:
+        if src is not out:  # a pointwise conv's GEMM writes its output in place
+            out[...] = src
+    else:
+        xp.add(src, bias.reshape(-1, *(1,) * (out.ndim - 2)), out=out)
 
 
 def _geometry(shape: Ints, w_shape: Ints, attrs: dict) -> Geometry:
@@ -164,15 +167,23 @@ def _is_pointwise(geo: Geometry) -> bool:
         b or a for b, a in geo.pads)
 
 
-def _chunks(n: int, c: int, geo: Geometry, itemsize: int) -> list[slice]:
-    """Slices of the batch whose im2col matrices fit CHUNK_BYTES (at least one image each)."""
+def _chunks(xp: Any, n: int, c: int, geo: Geometry, itemsize: int) -> list[slice]:
+    """Slices of the batch whose im2col matrices fit the device's IM2COL_BYTES (at least one
+    image each): on the CPU each chunk's matrix is still in cache when its GEMM reads it."""
     per_image = c * math.prod(geo.kernel) * math.prod(geo.grid) * itemsize
-    b = max(1, CHUNK_BYTES // per_image)
+    b = max(1, IM2COL_BYTES[device_name(xp)] // per_image)
     return [slice(a, min(a + b, n)) for a in range(0, n, b)]
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
-    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional.
+    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional."""
+    return convolve(xp, inputs, params, attrs, training, add_bias)
+
+
+def convolve(xp: Any, inputs: list, params: dict, attrs: dict, training: bool,
+             epilogue: Callable) -> tuple:
+    """`forward`, with `epilogue` writing each GEMM result out with its bias (a fused kernel
+    adds its ReLU there).
 
     saved: the im2col matrix (G, C/G*prod(K), N*prod(grid)) when the batch is one chunk, else
     a copy of x (backward rebuilds the matrix chunk by chunk, cheaper than keeping a matrix
@@ -185,16 +196,15 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     if _is_pointwise(geo):
         x4 = x.reshape(n, g, c // g, -1)  # (N, G, C/G, P)
         y = xp.matmul(w.reshape(g, o // g, c // g), x4).reshape(n, o, *geo.out)  # (N, O, *out)
-        if bias is not None:
-            y += bias.reshape(-1, *(1,) * len(geo.out))
+        epilogue(xp, y, bias, y)
         return y, (x4, x.shape)
     w3, mode = w.reshape(g, o // g, -1), attrs.get("padding_mode", "zeros")
     y = xp.empty((n, o, *geo.out), x.dtype)
-    chunks = _chunks(n, c, geo, x.dtype.itemsize)
+    chunks = _chunks(xp, n, c, geo, x.dtype.itemsize)
     for b in chunks:
         cols = im2col(xp, x[b], geo, mode, g)  # (G, C/G*KK, Nb*grid)
         yg = xp.matmul(w3, cols)  # (G, O/G, Nb*grid)
-        from_grid(xp, yg.reshape(o, -1), b.stop - b.start, geo, bias, out=y[b])
+        from_grid(xp, yg.reshape(o, -1), b.stop - b.start, geo, bias, y[b], epilogue)
     if len(chunks) == 1:
         return y, (cols, x.shape, True)
     # A copy in training: a later step may write into its input (evaluation keeps no tape).
@@ -221,7 +231,7 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
         x, whole, mode = cols, saved[2], attrs.get("padding_mode", "zeros")
         dx = xp.empty(shape, dy.dtype) if need_dx else None
         dwt = db = None
-        for b in [slice(0, n)] if whole else _chunks(n, shape[1], geo, dy.dtype.itemsize):
+        for b in [slice(0, n)] if whole else _chunks(xp, n, shape[1], geo, dy.dtype.itemsize):
             if not whole:
                 cols = im2col(xp, x[b], geo, mode, g)  # (G, C/G*KK, Nb*grid)
             dyg = to_grid(xp, dy[b], geo)  # (O, Nb*grid)

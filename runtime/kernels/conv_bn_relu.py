@@ -1,8 +1,8 @@
-"""Fused conv -> batchnorm -> ReLU for training. Pattern: cnnc/lower/fuse.py.
+"""Fused conv -> batchnorm -> ReLU for training: conv_bn.py with the ReLU in its normalising
+pass. Pattern: cnnc/lower/fuse.py.
 
 In inference the BatchNorm is folded into the conv (runtime/fold.py) and `conv_relu` runs
-instead. Params: the conv's `weight` (and `bias`), the BatchNorm's as `bn.weight`, `bn.bias`,
-`bn.running_mean`, `bn.running_var`. Attrs: `conv` and `bn`, each the part's own attributes.
+instead. Params and attrs as conv_bn's.
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
-    """y (N, O, *out) = relu(bn(conv(x))), the ReLU applied in place on the BN's output."""
-    z, saved = conv_bn.forward(xp, inputs, params, attrs, training)
-    if z is saved[1].get("xhat"):  # a BN without affine returns the xhat it saved: copy
-        z = xp.maximum(z, 0)
-    else:
-        xp.maximum(z, 0, out=z)
-    return z, (saved, z)
+    """z (N, O, *out) = relu(bn(conv(x)))."""
+    return conv_bn.fused_forward(xp, inputs, params, attrs, training, relu=True)
 
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
              need_dx: bool = True) -> tuple[list, dict]:
-    inner, z = saved
-    return conv_bn.backward(xp, dy * (z > 0), inner, params, attrs, need_dx)
+    return conv_bn.backward(xp, dy, saved, params, attrs, need_dx)  # saved says: with ReLU

@@ -120,7 +120,7 @@ def test_conv_pointwise_saves_no_copy_and_strided_saves_no_input() -> None:
 @pytest.mark.parametrize("chunk_bytes", [1 << 30, 1])  # one chunk, or one image per chunk
 def test_conv_backward_without_dx_gives_the_same_parameter_gradients(
         name: str, chunk_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setitem(conv.IM2COL_BYTES, "cpu", chunk_bytes)
     shape, w_shape, attrs, bias = CASES[name]
     x, params = make(shape, w_shape, bias)
     y, saved = conv.forward(np, [x], params, attrs, True)

@@ -27,10 +27,19 @@ def bn_params(affine):
 
 @pytest.mark.parametrize("kernel", [conv_bn, conv_bn_relu], ids=["conv_bn", "conv_bn_relu"])
 @pytest.mark.parametrize("bias, affine", [(False, True), (True, False)])
-def test_conv_bn_gradients(kernel, bias, affine):
+@pytest.mark.parametrize("training", [True, False], ids=["batch_stats", "running_stats"])
+def test_conv_bn_gradients(kernel, bias, affine, training):
     x = rng.standard_normal((2, 3, 5, 4))
     check_kernel(kernel, [x], conv_params(bias) | bn_params(affine),
-                 {"conv": CONV, "bn": BN}, training=True)
+                 {"conv": CONV, "bn": BN}, training=training)
+
+
+def test_moments_keep_their_accuracy_when_the_mean_dwarfs_the_spread():
+    y = (1000 + rng.standard_normal((8, 3, 7, 7))).astype(np.float32)
+    mean, var = conv_bn.moments(np, y)
+    exact = y.astype(np.float64)
+    np.testing.assert_allclose(mean, exact.mean(axis=(0, 2, 3)), rtol=1e-7)
+    np.testing.assert_allclose(var, exact.var(axis=(0, 2, 3)), rtol=1e-4)
 
 
 def test_conv_relu_and_linear_relu_gradients():

@@ -1,0 +1,168 @@
+"""Where a Model's arrays live: NumPy on the host ("cpu") or CuPy on a CUDA GPU ("gpu").
+
+CuPy is imported here and nowhere else, and only when a GPU is asked for, so `cnnc compile` and
+CPU runs never load it. Kernels receive the array module `xp` and are one body for both; only
+the fused kernels (runtime/kernels/conv_relu.py, conv_bn.py) ask `on_gpu(xp)` to launch their
+CUDA source instead of their NumPy reference, through `cuda_function`, which compiles each
+source once per device and data type. `batches_on` moves training batches to the device one
+step ahead of use.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+DEVICES = ("cpu", "gpu")
+INSTALL = "pip install 'cnnc[gpu]' (CUDA 12) or 'cnnc[gpu-cuda13]' (CUDA 13)"
+THREADS = 256  # threads per block of every elementwise and reduction launch
+CUDA_TYPES = {"float32": "float", "float64": "double"}
+
+# Rows of im2col matrix per GEMM (runtime/kernels/conv.py), in bytes. On the CPU the chunk's
+# matrix must still be in cache when its GEMM reads it (measured, 2 cores: resnet20's 16-channel
+# 3x3 conv at batch 64, 42 MB of columns: forward 7.7 -> 3.7 ms). On a GPU a GEMM needs to be
+# large to fill the SMs and there is no cache to fit, so only memory bounds it.
+IM2COL_BYTES = {"cpu": 6 << 20, "gpu": 1 << 30}
+
+
+class DeviceError(RuntimeError):
+    """The device asked for cannot be used here; the message says why and what to do."""
+
+
+def array_module(device: str) -> ModuleType:
+    """numpy for "cpu", cupy for "gpu" (DeviceError when CuPy or a GPU is missing)."""
+    if device == "cpu":
+        return numpy
+    if device != "gpu":
+        raise DeviceError(f"unknown device '{device}'; expected one of {', '.join(DEVICES)}")
+    return _cupy()
+
+
+def _cupy() -> ModuleType:
+    try:
+        import cupy
+    except ImportError:
+        raise DeviceError(f"device 'gpu' needs CuPy, which is not installed: {INSTALL}; "
+                          "or run on the CPU (--device cpu)") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as e:
+        raise DeviceError(f"device 'gpu': CuPy {cupy.__version__} finds no usable CUDA GPU ({e});"
+                          " run on the CPU (--device cpu)") from None
+    if count == 0:
+        raise DeviceError(f"device 'gpu': CuPy {cupy.__version__} sees no CUDA GPU; run on the "
+                          "CPU (--device cpu)")
+    return cupy
+
+
+def on_gpu(xp: ModuleType) -> bool:
+    """Whether arrays of `xp` live on a GPU (xp is cupy)."""
+    return xp is not numpy
+
+
+def device_name(xp: ModuleType) -> str:
+    return "gpu" if on_gpu(xp) else "cpu"
+
+
+def to_host(a: Any) -> numpy.ndarray:
+    """A NumPy copy of a device array; NumPy arrays as they are."""
+    return a.get() if hasattr(a, "get") else numpy.asarray(a)
+
+
+# CUDA kernels ---------------------------------------------------------------------------------
+
+def cuda_source(source: str, dtype: str) -> str:
+    """A kernel source for one data type: `T` is the element type (float or double)."""
+    if dtype not in CUDA_TYPES:
+        raise TypeError(f"CUDA kernels take {' or '.join(CUDA_TYPES)}, not {dtype}")
+    return f"typedef {CUDA_TYPES[dtype]} T;\n{source}"
+
+
+@functools.cache
+def _module(device_id: int, source: str, dtype: str) -> Any:
+    return _cupy().RawModule(code=cuda_source(source, dtype), options=("--std=c++17",))
+
+
+def cuda_function(source: str, name: str, dtype: Any) -> Any:
+    """The kernel `name` of `source` for `dtype`, compiled once per device (and cached)."""
+    cupy = _cupy()
+    return _module(cupy.cuda.Device().id, source, numpy.dtype(dtype).name).get_function(name)
+
+
+def check_launch(kernel: str, dtype: Any, **arrays: Any) -> None:
+    """Raw kernels read memory as they are told: each array must be a C-contiguous device
+    array of `dtype` (AssertionError naming the kernel and argument otherwise)."""
+    for name, a in arrays.items():
+        assert a.dtype == dtype, f"{kernel}: {name} is {a.dtype}, the launch is for {dtype}"
+        assert a.flags.c_contiguous, f"{kernel}: {name} is not C-contiguous"
+
+
+def launch(kernel: Any, grid: tuple[int, ...], block: int, *args: Any) -> None:
+    """Launch with Python ints passed as C `long long` (CuPy would guess their width)."""
+    kernel(grid, (block,), tuple(numpy.int64(a) if isinstance(a, int) else a for a in args))
+
+
+def grid_for(n: int, per_block: int = THREADS) -> int:
+    """Blocks for a grid-stride loop over n elements: enough to fill any current GPU, few
+    enough that each thread does several elements."""
+    return max(1, min((n + per_block - 1) // per_block, 8192))
+
+
+# Host -> device -------------------------------------------------------------------------------
+
+def batches_on(xp: ModuleType, batches: Iterable[tuple[numpy.ndarray, ...]]
+               ) -> Iterator[tuple[Any, ...]]:
+    """The host batches as arrays of `xp`. On a GPU each batch is staged in pinned memory and
+    copied on a side stream while the previous one computes, so a step never waits for its data
+    (the compute stream waits on the copy's event instead)."""
+    if not on_gpu(xp):
+        yield from batches
+        return
+    staging, ahead = _Staging(xp), None
+    for batch in batches:
+        staged = staging.put(batch)
+        if ahead is not None:
+            yield staging.ready(ahead)
+        ahead = staged
+    if ahead is not None:
+        yield staging.ready(ahead)
+
+
+class _Staging:
+    """Two pinned host buffers per array shape, used in turn, and a copy stream."""
+
+    def __init__(self, cupy: ModuleType) -> None:
+        self.cupy, self.stream = cupy, cupy.cuda.Stream(non_blocking=True)
+        self.pinned: dict[tuple, list] = {}  # (i, shape, dtype) -> 2 x [buffer, last copy event]
+        self.turn = 0
+
+    def put(self, batch: tuple[numpy.ndarray, ...]) -> tuple[tuple[Any, ...], Any]:
+        cupy, self.turn = self.cupy, 1 - self.turn
+        arrays, used = [], []
+        for i, a in enumerate(batch):
+            a = numpy.ascontiguousarray(a)
+            slots = self.pinned.setdefault((i, a.shape, a.dtype.str), [None, None])
+            if slots[self.turn] is None:
+                slots[self.turn] = [cupy.cuda.alloc_pinned_memory(a.nbytes), None]
+            slot = slots[self.turn]
+            if slot[1] is not None:
+                slot[1].synchronize()  # the copy out of this buffer two batches ago is done
+            host = numpy.frombuffer(slot[0], a.dtype, a.size).reshape(a.shape)
+            host[...] = a
+            on_device = cupy.empty(a.shape, a.dtype)
+            on_device.set(host, stream=self.stream)
+            arrays.append(on_device)
+            used.append(slot)
+        event = self.stream.record()
+        for slot in used:
+            slot[1] = event
+        return tuple(arrays), event
+
+    def ready(self, staged: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
+        arrays, event = staged
+        self.cupy.cuda.get_current_stream().wait_event(event)
+        return arrays
