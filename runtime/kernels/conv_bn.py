@@ -251,7 +251,7 @@ def _per_channel_sums(cupy: Any, name: str, y: Any, args: tuple, tail: tuple = (
     """Launch a reduction kernel (args, then acc and the sizes, then tail) -> its two
     per-channel sums, float64 (C,) each."""
     n, c, s = _shape(y)
-    assert n * s < 2**32, f"{name}: over 2**32 values per channel"
+    assert n * s < 2**32 and c < 2**16, f"{name}: over 2**32 values or 2**16 channels"
     acc = cupy.zeros((c, 2), cupy.float64)
     per_channel = max(1, min(-(-n * s // (8 * device.THREADS)), 64))  # >= 8 values a thread
     kernel = device.cuda_function(CUDA_SOURCE, name, y.dtype)
@@ -288,6 +288,7 @@ def _normalise(cupy: Any, y: Any, mean: Any, scale: Any, beta: Any, relu: bool) 
 
 def _normalise_backward(cupy: Any, dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any,
                         beta: Any, relu: bool, training: bool) -> tuple[Any, Any, Any]:
+    dz = cupy.ascontiguousarray(dz)  # a channel slice of a concat's gradient, say
     device.check_launch("cnnc_bn_normalise_backward", y.dtype, dz=dz, y=y, mean=mean,
                         inv_std=inv_std, scale=scale, beta=beta)
     stats = (mean, inv_std, scale, beta)
