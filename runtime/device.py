@@ -84,12 +84,14 @@ def cuda_source(source: str, dtype: str) -> str:
 
 @functools.cache
 def _module(device_id: int, source: str, dtype: str) -> Any:
-    return _cupy().RawModule(code=cuda_source(source, dtype), options=("--std=c++17",))
+    import cupy
+    return cupy.RawModule(code=cuda_source(source, dtype), options=("--std=c++17",))
 
 
 def cuda_function(source: str, name: str, dtype: Any) -> Any:
-    """The kernel `name` of `source` for `dtype`, compiled once per device (and cached)."""
-    cupy = _cupy()
+    """The kernel `name` of `source` for `dtype`, compiled once per device (and cached).
+    Only called with device arrays in hand, so CuPy and a GPU are there."""
+    import cupy
     return _module(cupy.cuda.Device().id, source, numpy.dtype(dtype).name).get_function(name)
 
 
@@ -103,7 +105,8 @@ def check_launch(kernel: str, dtype: Any, **arrays: Any) -> None:
 
 def launch(kernel: Any, grid: tuple[int, ...], block: int, *args: Any) -> None:
     """Launch with Python ints passed as C `long long` (CuPy would guess their width)."""
-    kernel(grid, (block,), tuple(numpy.int64(a) if isinstance(a, int) else a for a in args))
+    kernel(grid, (block,), tuple(numpy.int64(a) if isinstance(a, (int, numpy.integer)) else a
+                                 for a in args))
 
 
 def grid_for(n: int, per_block: int = THREADS) -> int:
@@ -142,6 +145,9 @@ class _Staging:
 
     def put(self, batch: tuple[numpy.ndarray, ...]) -> tuple[tuple[Any, ...], Any]:
         cupy, self.turn = self.cupy, 1 - self.turn
+        # The arrays below come from the compute stream's memory pool, which may hand out
+        # memory that work queued there still reads: the copies wait for that work.
+        self.stream.wait_event(cupy.cuda.get_current_stream().record())
         arrays, used = [], []
         for i, a in enumerate(batch):
             a = numpy.ascontiguousarray(a)

@@ -37,6 +37,7 @@ class Model:
         if xp is numpy:
             keep_freed_memory()
         self.rng = xp.random.default_rng(seed)
+        self.draws = any(getattr(KERNELS[s.op], "USES_RNG", False) for s in plan.training.steps)
         init_rng = numpy.random.default_rng(seed)
         self.params = {t.name: self._init(t, init_rng) for t in plan.params}
         self.state = {t.name: self._init(t, init_rng) for t in plan.state}
@@ -76,6 +77,12 @@ class Model:
     def load(self, tensors: Mapping[str, Any]) -> None:
         for name, value in tensors.items():
             self.set(name, value)
+
+    def reseed(self, seed: Any) -> None:
+        """A fresh generator for dropout from `seed` (an int or a list of them), made only when
+        the training plan draws: on a GPU a generator is megabytes of cuRAND state."""
+        if self.draws:
+            self.rng = self.xp.random.default_rng(seed)
 
     def changed(self) -> None:
         """Parameters or state changed in place: refold the inference weights on next use."""

@@ -135,7 +135,7 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
                     save()
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
                                   f"step {position.step}; saved {out / CHECKPOINT}")
-                model.rng = model.xp.random.default_rng([config.seed, position.step])
+                model.reseed([config.seed, position.step])
                 lr = schedule.lr(position.step)
                 loss, correct = _train_step(model, optimizer, x, y, lr)
                 if not math.isfinite(loss):

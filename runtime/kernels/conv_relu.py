@@ -50,7 +50,7 @@ extern "C" __global__ void cnnc_bias_relu(
         const T* src, const T* bias, T* out, long long rows, long long channels, long long size,
         long long height_, long long width_, long long s_n, long long s_c, long long s_d,
         long long s_h, long long s_w) {
-    const int height = (int)height_, width = (int)width_;  // 32-bit division per element
+    const int height = (int)height_, width = (int)width_;
     for (long long row = blockIdx.y; row < rows; row += gridDim.y) {
         const long long n = row / channels;
         const int c = (int)(row - n * channels);
@@ -59,8 +59,9 @@ extern "C" __global__ void cnnc_bias_relu(
         T* to = out + row * size;
         for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < size;
              p += (long long)gridDim.x * blockDim.x) {
-            const int hw = (int)(p / width), d = hw / height;  // size < 2**31 (checked)
-            const int x = (int)(p - (long long)hw * width), y = hw - d * height;
+            const int q = (int)p;  // size < 2**31 (checked): 32-bit divisions
+            const int hw = q / width, d = hw / height;
+            const int x = q - hw * width, y = hw - d * height;
             const T v = from[d * s_d + y * s_h + x * s_w] + b;
             to[p] = v < (T)0 ? (T)0 : v;
         }

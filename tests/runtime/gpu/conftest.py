@@ -1,0 +1,14 @@
+"""Fixtures of the GPU tests: `cupy`, the array module of the GPU, or a skip that says why there
+is none (CuPy missing, or no usable CUDA device: runtime.device's one-line DeviceError)."""
+
+import pytest
+
+from runtime import device
+
+
+@pytest.fixture(scope="session")
+def cupy():
+    try:
+        return device.array_module("gpu")
+    except device.DeviceError as e:
+        pytest.skip(str(e))
