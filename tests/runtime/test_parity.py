@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from parity_cases import CASES
 from torch_models import build
 
 from cnnc import build_model, compile_file
@@ -29,21 +30,6 @@ from runtime.losses import softmax_cross_entropy
 
 EXACT, TOL32 = 1e-9, 1e-4
 
-# name: (input shape, batch). Fully convolutional and globally pooled nets run on a smaller
-# input than their spec's to keep the suite quick; the layers are the same.
-CASES = {
-    "lenet5": (None, 4),
-    "mnist1d_cnn": (None, 8),
-    "highway_mlp": (None, 8),
-    "alexnet_paper": (None, 2),
-    "vgg11_bn": ((3, 32, 32), 2),
-    "googlenet": ((3, 64, 64), 2),
-    "resnet20_cifar": (None, 4),
-    "resnet50": ((3, 64, 64), 2),
-    "densenet121": ((3, 64, 64), 2),
-    "unet_milesial": ((3, 64, 64), 2),
-    "unet_original": ((1, 188, 188), 1),
-}
 FLOAT32_GRADIENTS = {"lenet5", "mnist1d_cnn", "highway_mlp", "alexnet_paper", "vgg11_bn",
                      "unet_original"}
 

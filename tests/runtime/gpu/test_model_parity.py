@@ -11,6 +11,7 @@ Dropout draws on the GPU come from the CPU model's NumPy generator, so both drop
 
 import numpy as np
 import pytest
+from parity_cases import CASES
 
 from cnnc import build_model, compile_file
 from runtime.device import to_host
@@ -20,21 +21,6 @@ pytestmark = pytest.mark.gpu
 
 EXACT, TOL32 = 1e-9, 1e-4
 SEED = 1
-
-# test_parity.py's models, inputs and batches (not imported: that module needs PyTorch).
-CASES = {
-    "lenet5": (None, 4),
-    "mnist1d_cnn": (None, 8),
-    "highway_mlp": (None, 8),
-    "alexnet_paper": (None, 2),
-    "vgg11_bn": ((3, 32, 32), 2),
-    "googlenet": ((3, 64, 64), 2),
-    "resnet20_cifar": (None, 4),
-    "resnet50": ((3, 64, 64), 2),
-    "densenet121": ((3, 64, 64), 2),
-    "unet_milesial": ((3, 64, 64), 2),
-    "unet_original": ((1, 188, 188), 1),
-}
 
 
 class HostDraws:
