@@ -22,10 +22,10 @@ INSTALL = "pip install 'cnnc[gpu]' (CUDA 12) or 'cnnc[gpu-cuda13]' (CUDA 13)"
 THREADS = 256  # threads per block of every elementwise and reduction launch
 CUDA_TYPES = {"float32": "float", "float64": "double"}
 
-# Rows of im2col matrix per GEMM (runtime/kernels/conv.py), in bytes. On the CPU the chunk's
-# matrix must still be in cache when its GEMM reads it (measured, 2 cores: resnet20's 16-channel
-# 3x3 conv at batch 64, 42 MB of columns: forward 7.7 -> 3.7 ms). On a GPU a GEMM needs to be
-# large to fill the SMs and there is no cache to fit, so only memory bounds it.
+# Bytes of im2col matrix per GEMM (runtime/kernels/conv.py). On the CPU the chunk's matrix must
+# still be in cache when its GEMM reads it (measured, 2 cores: resnet20's 16-channel 3x3 conv at
+# batch 64, 42 MB of columns: forward 7.7 -> 3.7 ms). On a GPU a GEMM must be large to fill the
+# SMs and no cache is that big, so only memory bounds it (not yet measured on a GPU).
 IM2COL_BYTES = {"cpu": 6 << 20, "gpu": 1 << 30}
 
 
