@@ -1,4 +1,5 @@
-"""BatchNorm folding for inference: new conv weights and biases that include the BN."""
+"""Inference-only tensors: BatchNorm folded into conv weights and biases, and weights in the
+form their kernel computes with (Winograd filters)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from runtime.plan import Fold
+from runtime.kernels import winograd
+from runtime.plan import Fold, Transform
 
 
 def fold(xp: ModuleType, folds: tuple[Fold, ...], tensors: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,3 +32,10 @@ def fold(xp: ModuleType, folds: tuple[Fold, ...], tensors: Mapping[str, Any]) ->
         out[f.into_weight] = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
         out[f.into_bias] = bias.astype(w.dtype)
     return out
+
+
+def transform(xp: ModuleType, transforms: tuple[Transform, ...],
+              tensors: Mapping[str, Any]) -> dict[str, Any]:
+    """The transformed weights by name (`<weight>:winograd`)."""
+    kinds = {"winograd": winograd.filter_transform}
+    return {t.into: kinds[t.kind](xp, tensors[t.weight]) for t in transforms}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy
 
 from runtime import executor
-from runtime.fold import fold
+from runtime.fold import fold, transform
 from runtime.host_memory import keep_freed_memory
 from runtime.kernels import KERNELS
 from runtime.plan import Plan, Tensor
@@ -122,8 +122,11 @@ class Model:
                 for name, value in self.params.items()}
 
     def _fold(self) -> dict[str, Any]:
+        """The inference-only tensors: folded BatchNorms, then transformed weights."""
         if self._folded is None:
-            self._folded = fold(self.xp, self.plan.folds, self.tensors())
+            tensors = self.tensors()
+            folded = fold(self.xp, self.plan.folds, tensors)
+            self._folded = folded | transform(self.xp, self.plan.transforms, tensors | folded)
         return self._folded
 
     def num_params(self) -> int:

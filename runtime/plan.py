@@ -50,6 +50,17 @@ class Fold:
 
 
 @dataclass(frozen=True)
+class Transform:
+    """An inference weight in the form its kernel computes with, made once per weight change
+    like a Fold (after the folds, from a folded weight too): `winograd` is the F(4x4, 3x3)
+    filter transform U (36, C, O) of the conv weight `weight` (runtime/kernels/winograd.py)."""
+
+    kind: str
+    weight: str
+    into: str
+
+
+@dataclass(frozen=True)
 class Step:
     """One kernel call. `op` names a module in runtime/kernels; `inputs` are value names in port
     order; the output is the value named `id`. `params` maps the kernel's local names
@@ -96,6 +107,7 @@ class Plan:
     training: Schedule
     inference: Schedule
     folds: tuple[Fold, ...] = ()
+    transforms: tuple[Transform, ...] = ()
     # Parameter and state names interleaved per node, as a PyTorch state dict lists them
     # (conv weight, BN weight, bias, running_mean, running_var, ...): the importer's order.
     tensor_order: tuple[str, ...] = ()

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
+from cnnc.lower.algorithm import conv_algorithm
 from cnnc.lower.fuse import Fusion
 from cnnc.ops import RULES
-from runtime.plan import Fold, Step
+from runtime.plan import Fold, Step, Transform
 
 
-def kernel_attrs(c: Compiled, node: str) -> dict[str, Any]:
+def kernel_attrs(c: Compiled, node: str, device: str = "cpu") -> dict[str, Any]:
+    """The kernel's attributes of a node; a conv's also name its algorithm on `device`."""
     layer = c.node(node)[keys.LAYER]
     xs = tuple(c.node(p)[keys.SHAPE] for p in layer.inputs)
-    return RULES[layer.op].lower(layer.attrs, xs, c.node(node)[keys.SHAPE])
+    attrs = RULES[layer.op].lower(layer.attrs, xs, c.node(node)[keys.SHAPE])
+    if layer.op == "conv":
+        attrs["algorithm"] = conv_algorithm(attrs, c.node(node)[keys.PARAMS]["weight"],
+                                            c.node(node)[keys.SHAPE], device)
+    return attrs
+
+
+def winograd_weight(step: Step) -> tuple[Step, Transform | None]:
+    """An inference step whose conv runs Winograd reads its filters transformed once per
+    weight change (`winograd`), not at every call; with the Transform that makes them."""
+    conv_attrs = step.attrs.get("conv", step.attrs)
+    if conv_attrs.get("algorithm") != "winograd":
+        return step, None
+    t = Transform("winograd", step.params["weight"], step.params["weight"] + ":winograd")
+    return replace(step, params=step.params | {"winograd": t.into}), t
 
 
 def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:
@@ -22,17 +39,17 @@ def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:
     return {prefix + name: f"{node}.{name}" for name in (*d[keys.PARAMS], *d[keys.BUFFERS])}
 
 
-def single_step(c: Compiled, node: str) -> Step:
+def single_step(c: Compiled, node: str, device: str) -> Step:
     layer = c.node(node)[keys.LAYER]
-    return Step(node, layer.op, layer.inputs, kernel_attrs(c, node), _own_tensors(c, node),
-                (node,), c.node(node)[keys.SHAPE])
+    return Step(node, layer.op, layer.inputs, kernel_attrs(c, node, device),
+                _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE])
 
 
-def fused_step(c: Compiled, f: Fusion) -> Step:
+def fused_step(c: Compiled, f: Fusion, device: str) -> Step:
     """Training form: one kernel that computes the whole chain. Attributes are keyed by the
     part they belong to (`conv`, `bn`), and so are the BatchNorm tensors (`bn.weight`)."""
     first, last = f.nodes[0], f.nodes[-1]
-    attrs = {"conv": kernel_attrs(c, first)} if f.op.startswith("conv") else {}
+    attrs = {"conv": kernel_attrs(c, first, device)} if f.op.startswith("conv") else {}
     params = _own_tensors(c, first)
     if "bn" in f.op:
         attrs["bn"] = kernel_attrs(c, f.nodes[1])
@@ -41,11 +58,11 @@ def fused_step(c: Compiled, f: Fusion) -> Step:
                 c.node(last)[keys.SHAPE])
 
 
-def folded_step(c: Compiled, f: Fusion) -> tuple[Step, Fold | None]:
+def folded_step(c: Compiled, f: Fusion, device: str) -> tuple[Step, Fold | None]:
     """Inference form: BatchNorm folded into the conv's weight and bias, leaving a conv or a
     conv + ReLU step over the folded tensors."""
     if "bn" not in f.op:
-        return fused_step(c, f), None
+        return fused_step(c, f, device), None
     conv, bn = f.nodes[0], f.nodes[1]
     own, bn_own = c.node(conv)[keys.PARAMS], c.node(bn)[keys.PARAMS]
     fold = Fold(weight=f"{conv}.weight", bias=f"{conv}.bias" if "bias" in own else None,
@@ -55,8 +72,8 @@ def folded_step(c: Compiled, f: Fusion) -> tuple[Step, Fold | None]:
                 eps=kernel_attrs(c, bn)["eps"],
                 into_weight=f"{conv}.weight:folded", into_bias=f"{conv}.bias:folded")
     params = {"weight": fold.into_weight, "bias": fold.into_bias}
-    op, attrs = ("conv_relu", {"conv": kernel_attrs(c, conv)}) if f.op == "conv_bn_relu" \
-        else ("conv", kernel_attrs(c, conv))
+    op, attrs = ("conv_relu", {"conv": kernel_attrs(c, conv, device)}) \
+        if f.op == "conv_bn_relu" else ("conv", kernel_attrs(c, conv, device))
     last = f.nodes[-1]
     return Step(last, op, c.node(conv)[keys.LAYER].inputs, attrs, params, f.nodes,
                 c.node(last)[keys.SHAPE]), fold

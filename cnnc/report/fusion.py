@@ -1,5 +1,5 @@
-"""What lowering does to a network, for `cnnc compile --fuse`: the fused chains of each mode and
-the inference memory plan."""
+"""What lowering does to a network, for `cnnc compile --fuse`: the fused chains of each mode,
+the algorithm of each convolution and the inference memory plan."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ def fusion_rows(plan: Plan) -> list[dict[str, Any]]:
             for s in plan.training.steps if len(s.nodes) > 1]
 
 
+def conv_algorithms(plan: Plan) -> dict[str, str]:
+    """The algorithm each conv runs (cnnc/lower/algorithm.py), by conv node, in order."""
+    return {s.nodes[0]: s.attrs.get("conv", s.attrs)["algorithm"] for s in plan.training.steps
+            if "algorithm" in s.attrs.get("conv", s.attrs)}
+
+
 def render_fusions(plan: Plan) -> str:
     rows = fusion_rows(plan)
     width = max((len(" + ".join(r["layers"])) for r in rows), default=0)
@@ -32,10 +38,18 @@ def render_fusions(plan: Plan) -> str:
                  f"{len(sched.steps)} inference steps")
     lines.append(f"inference memory plan: peak {binary_bytes(sched.peak_bytes)} per sample at "
                  f"'{sched.peak_step}', {binary_bytes(sched.naive_bytes)} if nothing were freed")
+    algorithms = conv_algorithms(plan)
+    if algorithms:
+        lines += ["", "convolutions (im2col + GEMM, or winograd: F(4x4, 3x3) for stride-1 3x3)"]
+        width = max(len(n) for n in algorithms)
+        lines += [f"  {node:<{width}}  {alg}" for node, alg in algorithms.items()]
+        count = sum(a == "winograd" for a in algorithms.values())
+        lines.append(f"{count} of {len(algorithms)} convolutions run Winograd")
     return "\n".join(lines) + "\n"
 
 
 def fusion_json(plan: Plan) -> dict[str, Any]:
     sched = plan.inference
-    return {"fusions": fusion_rows(plan), "inference_steps": len(sched.steps),
+    return {"fusions": fusion_rows(plan), "conv_algorithms": conv_algorithms(plan),
+            "inference_steps": len(sched.steps),
             "inference_peak_bytes": sched.peak_bytes, "inference_naive_bytes": sched.naive_bytes}

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from runtime.device import IM2COL_BYTES, device_name
+from runtime.kernels import winograd
 from runtime.kernels.pad import pad_adjoint, pad_forward
 
 Ints = tuple[int, ...]
@@ -176,21 +177,31 @@ def _chunks(xp: Any, n: int, c: int, geo: Geometry, itemsize: int) -> list[slice
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
-    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional."""
+    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional; in inference
+    `winograd`, the weight's Winograd transform, may come precomputed (runtime/model.py)."""
     return convolve(xp, inputs, params, attrs, training, add_bias)
 
 
 def convolve(xp: Any, inputs: list, params: dict, attrs: dict, training: bool,
-             epilogue: Callable) -> tuple:
+             epilogue: Callable, relu: bool = False) -> tuple:
     """`forward`, with `epilogue` writing each GEMM result out with its bias (a fused kernel
-    adds its ReLU there).
+    adds its ReLU there, and says so with `relu` for the Winograd path, whose own output
+    transform applies both).
 
-    saved: the im2col matrix (G, C/G*prod(K), N*prod(grid)) when the batch is one chunk, else
-    a copy of x (backward rebuilds the matrix chunk by chunk, cheaper than keeping a matrix
-    prod(K) times larger), then x's shape; a pointwise conv's matrix is a view of x itself.
+    saved: with `algorithm: winograd` (3x3, stride 1: runtime/kernels/winograd.py), a copy of
+    x and the transformed weight. Otherwise im2col: the matrix (G, C/G*prod(K), N*prod(grid))
+    when the batch is one chunk, else a copy of x (backward rebuilds the matrix chunk by
+    chunk, cheaper than keeping a matrix prod(K) times larger), then x's shape; a pointwise
+    conv's matrix is a view of x itself.
     """
     (x,) = inputs
     w, bias, g = params["weight"], params.get("bias"), attrs["groups"]
+    if attrs.get("algorithm") == "winograd":
+        u = params.get("winograd")
+        u = winograd.filter_transform(xp, w) if u is None else u
+        y = winograd.forward(xp, x, u, bias, attrs["padding"], relu)
+        # A copy in training: a later step may write into its input (evaluation keeps no tape).
+        return y, ((x.copy() if training else x), u)
     geo = _geometry(x.shape, w.shape, attrs)
     n, c, o = x.shape[0], x.shape[1], w.shape[0]
     if _is_pointwise(geo):
@@ -217,6 +228,8 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
 
     The im2col matrix is rebuilt per chunk of images and reused for the column gradient.
     """
+    if attrs.get("algorithm") == "winograd":
+        return _winograd_backward(xp, dy, saved, params, attrs, need_dx)
     cols, shape = saved[:2]
     w, g = params["weight"], attrs["groups"]
     geo = _geometry(shape, w.shape, attrs)
@@ -249,4 +262,15 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
     grads = {"weight": dw.reshape(w.shape)}
     if "bias" in params:
         grads["bias"] = db
+    return [dx], grads
+
+
+def _winograd_backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
+                       need_dx: bool) -> tuple[list, dict]:
+    x, u = saved
+    dx, du = winograd.backward(xp, dy, x, u, attrs["padding"], need_dx)
+    grads = {"weight": winograd.filter_transform_adjoint(xp, du)}
+    if "bias" in params:
+        n, o = dy.shape[:2]
+        grads["bias"] = dy.reshape(n, o, -1).sum(axis=2).sum(axis=0)
     return [dx], grads

@@ -19,7 +19,7 @@ SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, O, *out) = relu(conv(x) + bias)."""
-    y, saved = conv.convolve(xp, inputs, params, attrs["conv"], training, bias_relu)
+    y, saved = conv.convolve(xp, inputs, params, attrs["conv"], training, bias_relu, relu=True)
     return y, (saved, y)
 
 

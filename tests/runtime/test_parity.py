@@ -8,14 +8,23 @@ checks that definition order maps every tensor.
 
 Two precisions. In float64 both sides must agree to 1e-9 of each tensor's largest magnitude:
 that pins the mathematics of every kernel and of the executor. In float32, cnnc is compared with
-the float64 reference run on the same float32 weights, to 1e-4: outputs and losses for every
-model, and gradients where float32 itself is that accurate. In BatchNorm nets trained on small
+the float64 reference run on the same float32 weights, to 1e-4, or to twice PyTorch's own
+float32 error on the same training step where that is larger: resnet50's training output at
+batch 2 is 9e-5 from float64 in PyTorch itself (BatchNorm's statistics over 8 values in
+layer4 magnify rounding), and 1.3e-4 in cnnc, whose 3x3 convs run Winograd. That covers
+outputs and losses for every model, and gradients where float32 itself is that accurate. In
+BatchNorm nets trained on small
 batches it is not: a pre-activation within rounding of zero flips a ReLU, and the batch
 statistics spread that flip through its channel. One such flip (in resnet20_cifar's
 layer2.2.relu1, one element of 32,768) moves the input gradient by 5e-3; PyTorch's own float32
 gradients of resnet50, googlenet and unet_milesial are 0.3-2% from float64 for the same reason.
+A max-pool window whose two largest inputs lie within rounding of each other does the same:
+in alexnet_paper, one of pool5's 18,432 windows picks the other input once conv3-5 run
+Winograd (float32 error 1e-5 where im2col's is 1e-6), and the input gradient moves by 3%.
 Those nets' gradients are checked in float64 only.
 """
+
+import copy
 
 import numpy as np
 import pytest
@@ -28,10 +37,9 @@ from cnnc import build_model, compile_file
 from runtime.importer import map_state_dict
 from runtime.losses import softmax_cross_entropy
 
-EXACT, TOL32 = 1e-9, 1e-4
+EXACT, TOL32, PEER = 1e-9, 1e-4, 2.0
 
-FLOAT32_GRADIENTS = {"lenet5", "mnist1d_cnn", "highway_mlp", "alexnet_paper", "vgg11_bn",
-                     "unet_original"}
+FLOAT32_GRADIENTS = {"lenet5", "mnist1d_cnn", "highway_mlp", "vgg11_bn", "unet_original"}
 
 
 def close(ours, theirs, tol, what, floor=0.0):
@@ -82,6 +90,17 @@ def reference_step(reference, start, x, labels, masks):
     return tx, ty, loss
 
 
+def float32_error(reference, start, x, labels, masks, ty):
+    """How far PyTorch's own float32 training output is from the float64 one, `ty`."""
+    peer = copy.deepcopy(reference).float()
+    peer.load_state_dict({k: torch.from_numpy(v) for k, v in start.items()})
+    peer.train()
+    peer.dropout_masks = [m.astype(np.float32) for m in masks] or None
+    with torch.no_grad():
+        y32 = peer(torch.from_numpy(x)).double()
+    return float((y32 - ty.detach()).abs().max() / ty.detach().abs().max())
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_training_step_matches_pytorch(case, dtype):
     name, reference, compiled, start, x, labels = case
@@ -93,7 +112,8 @@ def test_training_step_matches_pytorch(case, dtype):
     grads = model.backward(dy, input_grad=True)
     tx, ty, tloss = reference_step(reference, start, x, labels, masks)
 
-    tol = EXACT if dtype == "float64" else TOL32
+    tol = EXACT if dtype == "float64" else max(
+        TOL32, PEER * float32_error(reference, start, x, labels, masks, ty))
     close(y, ty, tol, f"{name} training output")
     assert float(loss) == pytest.approx(tloss.item(), rel=tol)
     if dtype == "float32" and name not in FLOAT32_GRADIENTS:

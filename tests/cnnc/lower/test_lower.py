@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from cnnc.compiler import compile_file, compile_text
 from cnnc.lower import lower
 
@@ -45,7 +47,8 @@ def test_chains_fuse_only_where_the_intermediates_have_one_reader():
     # Inference folds the BN away: a conv (+ ReLU) over the folded tensors.
     first, second = plan.inference.steps[:2]
     assert (first.op, first.params) == ("conv_relu", {"weight": "c1.weight:folded",
-                                                       "bias": "c1.bias:folded"})
+                                                       "bias": "c1.bias:folded",
+                                                       "winograd": "c1.weight:folded:winograd"})
     assert (second.op, second.id) == ("conv", "b2")
     assert [(f.weight, f.running_var, f.into_bias) for f in plan.folds] == [
         ("c1.weight", "b1.running_var", "c1.bias:folded"),
@@ -78,7 +81,7 @@ def test_kernel_attributes_are_resolved():
     plan = lower(compile_text(BRANCHY), fuse=False)
     conv = plan.training.steps[0]
     assert conv.attrs == {"stride": (1, 1), "dilation": (1, 1), "padding": ((1, 1), (1, 1)),
-                          "groups": 1, "padding_mode": "zeros"}
+                          "groups": 1, "padding_mode": "zeros", "algorithm": "winograd"}
     pool = lower(compile_file("googlenet")).inference.steps[1]
     assert pool.op == "maxpool" and pool.attrs["out"] == (56, 56)  # ceil mode, resolved
 
@@ -120,6 +123,40 @@ def test_training_only_layers_run_only_in_training():
     assert "aux1.fc2" in train_ids and "aux1.fc2" not in infer_ids
     assert plan.training.outputs == ("fc", "aux2.fc2", "aux1.fc2")
     assert plan.inference.outputs == ("fc",)
+
+
+def test_stride_1_3x3_convs_run_winograd_with_filters_transformed_once_for_inference():
+    plan = lower(compile_file("resnet20_cifar"))
+    algorithms = {s.nodes[0]: s.attrs["conv"]["algorithm"] for s in plan.training.steps
+                  if s.op.startswith("conv")}
+    assert algorithms["layer1.0.conv1"] == "winograd"
+    assert algorithms["layer2.0.conv1"] == "im2col"  # stride 2
+    assert algorithms["layer2.0.downsample.conv"] == "im2col"  # 1x1
+    assert sum(a == "winograd" for a in algorithms.values()) == 17
+    # Each inference Winograd step reads its transformed filters, made from the folded weight.
+    winograd = [s for s in plan.inference.steps
+                if s.attrs.get("conv", s.attrs).get("algorithm") == "winograd"]
+    assert [(t.kind, t.weight, t.into) for t in plan.transforms] == [
+        ("winograd", s.params["weight"], s.params["winograd"]) for s in winograd]
+    assert plan.transforms[0].weight == "conv1.weight:folded"
+    # On a GPU every conv is im2col, and nothing is transformed.
+    gpu = lower(compile_file("resnet20_cifar"), device="gpu")
+    assert {s.attrs["conv"]["algorithm"] for s in gpu.training.steps if "conv" in s.attrs} == {
+        "im2col"} and gpu.transforms == ()
+
+
+@pytest.mark.parametrize("size, algorithm", [(8, "winograd"), (4, "winograd"),
+                                             (3, "winograd"), (2, "im2col"), (5, "im2col")])
+def test_maps_that_4x4_tiles_would_mostly_waste_stay_on_im2col(size, algorithm):
+    # 3x3 tiles 16 of 9 cells (1.8x), 5x5 tiles 64 of 25 (2.6x), 2x2 16 of 4 (4x).
+    text = f"""
+name: small
+input: [4, {size}, {size}]
+layers:
+  - {{op: conv, out: 4, kernel: 3, padding: 1}}
+"""
+    plan = lower(compile_text(text))
+    assert plan.training.steps[0].attrs["algorithm"] == algorithm
 
 
 def test_compile_fuse_lists_the_chains_and_the_memory_plan(capsys):
