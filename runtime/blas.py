@@ -164,8 +164,17 @@ def _gemm_ready(a: Any) -> Any:
 def matmul(xp: Any, a: Any, b: Any, out: Any = None) -> Any:
     """xp.matmul(a, b, out=out) for 2D and batched 3D operands (a batch of one broadcasts),
     run on the compiled kernels' threads."""
-    if (not (AVAILABLE and jit.enabled(xp)) or a.dtype != b.dtype or a.ndim not in (2, 3)
-            or b.ndim not in (2, 3) or a.dtype not in (numpy.float32, numpy.float64)):
+    if (not (AVAILABLE and jit.enabled(xp)) or a.dtype != b.dtype or a.ndim < 2 or b.ndim < 2
+            or a.dtype not in (numpy.float32, numpy.float64)):
+        return xp.matmul(a, b, out=out)
+    if (max(a.ndim, b.ndim) == 4 and a.shape[-3:-2] in ((), (1,)) and b.shape[-3:-2] in ((), (1,))
+            and (out is None or out.flags.c_contiguous)):
+        # (N, 1, M, K) @ (1, K, P), a grouped conv's layout with one group: one batch axis
+        shape = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+        squeeze = (lambda t: t.reshape(t.shape[:-3] + t.shape[-2:]) if t.ndim > 2 else t)
+        c = matmul(xp, squeeze(a), squeeze(b), None if out is None else squeeze(out))
+        return c.reshape(shape) if out is None else out
+    if a.ndim > 3 or b.ndim > 3:
         return xp.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     batch = max(a.shape[0] if a.ndim == 3 else 1, b.shape[0] if b.ndim == 3 else 1)

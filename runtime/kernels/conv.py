@@ -7,8 +7,9 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from runtime import blas
 from runtime.device import IM2COL_BYTES, device_name
-from runtime.kernels import winograd
+from runtime.kernels import conv_cpu, winograd
 from runtime.kernels.pad import pad_adjoint, pad_forward
 
 Ints = tuple[int, ...]
@@ -37,15 +38,16 @@ class Geometry(NamedTuple):
 
 
 def geometry(sizes: Ints, kernel: Ints, stride: Ints, dilation: Ints, pads: Pads,
-             out: Ints | None = None, width: int = 1) -> Geometry:
+             out: Ints | None = None, width: int = 1, plain: bool = False) -> Geometry:
     """Geometry for spatial sizes S; out defaults to PyTorch's floor rule (cnnc/ops/base.py).
-    width: the GEMM's output channels, which the shift layout's extra work scales with."""
+    width: the GEMM's output channels, which the shift layout's extra work scales with;
+    `plain` rules the shift layout out (compiled copies gain nothing from it)."""
     padded = tuple(s + b + a for s, (b, a) in zip(sizes, pads))
     if out is None:
         out = tuple((p - d * (k - 1) - 1) // s + 1
                     for p, k, s, d in zip(padded, kernel, stride, dilation))
     waste = (math.prod(padded) / math.prod(out) - 1) * width
-    shift = all(s == 1 for s in stride) and waste <= GRID_WASTE
+    shift = not plain and all(s == 1 for s in stride) and waste <= GRID_WASTE
     return Geometry(kernel, stride, dilation, pads, padded, out, padded if shift else out)
 
 
@@ -82,6 +84,8 @@ def im2col(xp: Any, x: Any, geo: Geometry, mode: str, groups: int) -> Any:
     one contiguous run per channel (long runs: numpy buffers short rows, 3x slower).
     """
     n, c = x.shape[:2]
+    if geo.grid == geo.out and conv_cpu.applies(xp, x.ndim, x.dtype, mode):  # compiled
+        return conv_cpu.im2col(x, geo).reshape(groups, -1, n * math.prod(geo.out))
     xt = x.swapaxes(0, 1)  # (C, N, *S) view
     if any(b or a for b, a in geo.pads):
         xt = pad_forward(xp, xt, geo.pads, mode)  # (C, N, *Sp)
@@ -105,6 +109,10 @@ def col2im(xp: Any, cols: Any, n: int, geo: Geometry, mode: str, out: Any = None
     `out` when given). Columns at grid positions that are not outputs must be zero."""
     kk = math.prod(geo.kernel)
     c = cols.shape[0] * cols.shape[1] // kk
+    if geo.grid == geo.out and out is not None and out.flags.c_contiguous and conv_cpu.applies(
+            xp, out.ndim, cols.dtype, mode):  # compiled
+        conv_cpu.col2im(cols.reshape(c * kk, -1), geo, out)
+        return out
     dxt = xp.zeros((c, n, *geo.padded), cols.dtype)  # (C, N, *Sp)
     if geo.grid != geo.out:
         dv, cv = dxt.reshape(c, -1), cols.reshape(c, kk, -1)
@@ -127,6 +135,8 @@ def col2im(xp: Any, cols: Any, n: int, geo: Geometry, mode: str, out: Any = None
 def to_grid(xp: Any, a: Any, geo: Geometry) -> Any:
     """a (N, C, *out) -> (C, N*prod(grid)), zero at grid positions that are not outputs."""
     n, c = a.shape[:2]
+    if geo.grid == geo.out and conv_cpu.applies(xp, a.ndim, a.dtype, "zeros"):
+        return conv_cpu.to_columns(a)
     if geo.grid == geo.out:
         return xp.ascontiguousarray(a.swapaxes(0, 1)).reshape(c, -1)
     ag = xp.zeros((c, n, *geo.grid), a.dtype)  # (C, N, *grid)
@@ -155,11 +165,11 @@ def add_bias(xp: Any, src: Any, bias: Any, out: Any) -> None:
         xp.add(src, bias.reshape(-1, *(1,) * (out.ndim - 2)), out=out)
 
 
-def _geometry(shape: Ints, w_shape: Ints, attrs: dict) -> Geometry:
-    """Geometry of x (N, C, *S) with weight (O, C/G, *K)."""
+def _geometry(shape: Ints, w_shape: Ints, attrs: dict, compiled: bool) -> Geometry:
+    """Geometry of x (N, C, *S) with weight (O, C/G, *K); `compiled`: for conv_cpu's passes."""
     return geometry(tuple(shape[2:]), tuple(w_shape[2:]), tuple(attrs["stride"]),
                     tuple(attrs["dilation"]), tuple(tuple(p) for p in attrs["padding"]),
-                    width=w_shape[0] // attrs["groups"])
+                    width=w_shape[0] // attrs["groups"], plain=compiled)
 
 
 def _is_pointwise(geo: Geometry) -> bool:
@@ -190,9 +200,10 @@ def convolve(xp: Any, inputs: list, params: dict, attrs: dict, training: bool,
 
     saved: with `algorithm: winograd` (3x3, stride 1: runtime/kernels/winograd.py), a copy of
     x and the transformed weight. Otherwise im2col: the matrix (G, C/G*prod(K), N*prod(grid))
-    when the batch is one chunk, else a copy of x (backward rebuilds the matrix chunk by
-    chunk, cheaper than keeping a matrix prod(K) times larger), then x's shape; a pointwise
-    conv's matrix is a view of x itself.
+    when the batch is one chunk ("columns"), else a copy of x ("input": backward rebuilds the
+    matrix chunk by chunk, cheaper than keeping a matrix prod(K) times larger, and so does
+    the compiled fused schedule, "fused"), then x's shape; a pointwise conv's matrix is a
+    view of x itself.
     """
     (x,) = inputs
     w, bias, g = params["weight"], params.get("bias"), attrs["groups"]
@@ -202,24 +213,36 @@ def convolve(xp: Any, inputs: list, params: dict, attrs: dict, training: bool,
         y = winograd.forward(xp, x, u, bias, attrs["padding"], relu)
         # A copy in training: a later step may write into its input (evaluation keeps no tape).
         return y, ((x.copy() if training else x), u)
-    geo = _geometry(x.shape, w.shape, attrs)
+    mode = attrs.get("padding_mode", "zeros")
+    compiled = conv_cpu.applies(xp, x.ndim, x.dtype, mode)
+    geo = _geometry(x.shape, w.shape, attrs, compiled)
     n, c, o = x.shape[0], x.shape[1], w.shape[0]
     if _is_pointwise(geo):
         x4 = x.reshape(n, g, c // g, -1)  # (N, G, C/G, P)
-        y = xp.matmul(w.reshape(g, o // g, c // g), x4).reshape(n, o, *geo.out)  # (N, O, *out)
-        epilogue(xp, y, bias, y)
+        y = blas.matmul(xp, w.reshape(g, o // g, c // g), x4)  # (N, G, O/G, P)
+        y = y.reshape(n, o, *geo.out)  # (N, O, *out)
+        if compiled:
+            conv_cpu.add_bias(y, bias, relu)
+        else:
+            epilogue(xp, y, bias, y)
         return y, (x4, x.shape)
-    w3, mode = w.reshape(g, o // g, -1), attrs.get("padding_mode", "zeros")
+    if conv_cpu.fused(xp, x, w, geo, g, mode):
+        y = conv_cpu.forward(x, w, bias, relu, geo)
+        return y, ((x.copy() if training else x), x.shape, "fused")
+    w3 = w.reshape(g, o // g, -1)
     y = xp.empty((n, o, *geo.out), x.dtype)
     chunks = _chunks(xp, n, c, geo, x.dtype.itemsize)
     for b in chunks:
         cols = im2col(xp, x[b], geo, mode, g)  # (G, C/G*KK, Nb*grid)
-        yg = xp.matmul(w3, cols)  # (G, O/G, Nb*grid)
-        from_grid(xp, yg.reshape(o, -1), b.stop - b.start, geo, bias, y[b], epilogue)
+        yg = blas.matmul(xp, w3, cols)  # (G, O/G, Nb*grid)
+        if compiled:
+            conv_cpu.from_columns(yg.reshape(o, -1), bias, relu, y[b])
+        else:
+            from_grid(xp, yg.reshape(o, -1), b.stop - b.start, geo, bias, y[b], epilogue)
     if len(chunks) == 1:
-        return y, (cols, x.shape, True)
+        return y, (cols, x.shape, "columns")
     # A copy in training: a later step may write into its input (evaluation keeps no tape).
-    return y, ((x.copy() if training else x), x.shape, False)
+    return y, ((x.copy() if training else x), x.shape, "input")
 
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
@@ -231,17 +254,19 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
     if attrs.get("algorithm") == "winograd":
         return _winograd_backward(xp, dy, saved, params, attrs, need_dx)
     cols, shape = saved[:2]
-    w, g = params["weight"], attrs["groups"]
-    geo = _geometry(shape, w.shape, attrs)
+    w, g, mode = params["weight"], attrs["groups"], attrs.get("padding_mode", "zeros")
+    geo = _geometry(shape, w.shape, attrs, conv_cpu.applies(xp, len(shape), dy.dtype, mode))
     n, o = shape[0], w.shape[0]
     w3 = w.reshape(g, o // g, -1)  # (G, O/G, C/G*KK)
     if _is_pointwise(geo):
         dy4 = dy.reshape(n, g, o // g, -1)  # (N, G, O/G, P)
-        dw = xp.matmul(dy4, cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, C/G)
-        dx = xp.matmul(w3.swapaxes(1, 2), dy4).reshape(shape) if need_dx else None
+        dw = blas.matmul(xp, dy4, cols.swapaxes(2, 3)).sum(axis=0)  # (G, O/G, C/G)
+        dx = blas.matmul(xp, w3.swapaxes(1, 2), dy4).reshape(shape) if need_dx else None
         db = dy4.sum(axis=(0, 3)).reshape(o)
+    elif saved[2] == "fused":
+        dx, dw, db = conv_cpu.backward(dy, cols, w, geo, need_dx)
     else:
-        x, whole, mode = cols, saved[2], attrs.get("padding_mode", "zeros")
+        x, whole = cols, saved[2] == "columns"
         dx = xp.empty(shape, dy.dtype) if need_dx else None
         dwt = db = None
         for b in [slice(0, n)] if whole else _chunks(xp, n, shape[1], geo, dy.dtype.itemsize):
@@ -253,10 +278,10 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
             dyg = dyg.reshape(g, o // g, -1)  # (G, O/G, Nb*grid)
             # As cols @ dyg.T: the long grid axis is then the shared axis of two row-major
             # operands, 1.3-4x faster in OpenBLAS than dyg @ cols.T for these skinny shapes.
-            part = xp.matmul(cols, dyg.swapaxes(1, 2))  # (G, C/G*KK, O/G)
+            part = blas.matmul(xp, cols, dyg.swapaxes(1, 2))  # (G, C/G*KK, O/G)
             dwt = part if dwt is None else dwt + part
             if need_dx:
-                dcols = xp.matmul(w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, Nb*grid)
+                dcols = blas.matmul(xp, w3.swapaxes(1, 2), dyg, out=cols)  # (G, C/G*KK, Nb*grid)
                 col2im(xp, dcols, b.stop - b.start, geo, mode, out=dx[b])  # (Nb, C, *S)
         dw = dwt.swapaxes(1, 2)  # (G, O/G, C/G*KK)
     grads = {"weight": dw.reshape(w.shape)}

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from runtime import device
-from runtime.kernels import conv
+from runtime.kernels import conv, relu
 
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
 
@@ -26,7 +26,7 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
              need_dx: bool = True) -> tuple[list, dict]:
     inner, y = saved
-    return conv.backward(xp, dy * (y > 0), inner, params, attrs["conv"], need_dx)
+    return conv.backward(xp, relu.mask(xp, dy, y), inner, params, attrs["conv"], need_dx)
 
 
 def bias_relu(xp: Any, src: Any, bias: Any, out: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime import blas
 from runtime.kernels.conv import Geometry, col2im, from_grid, geometry, im2col, to_grid
 
 Ints = tuple[int, ...]
@@ -33,7 +34,7 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     geo = _geometry(x.shape, w.shape, attrs)
     n, c = x.shape[:2]
     xg = to_grid(xp, x, geo).reshape(g, c // g, -1)  # (G, C/G, N*grid)
-    cols = xp.matmul(w.reshape(g, c // g, -1).swapaxes(1, 2), xg)  # (G, O/G*KK, N*grid)
+    cols = blas.matmul(xp, w.reshape(g, c // g, -1).swapaxes(1, 2), xg)  # (G, O/G*KK, N*grid)
     y = col2im(xp, cols, n, geo, "zeros")  # (N, O, *out)
     if bias is not None:
         y += bias.reshape(-1, *(1,) * len(geo.out))
@@ -48,8 +49,8 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     geo = _geometry(shape, w.shape, attrs)
     n, c = shape[:2]
     cols = im2col(xp, dy, geo, "zeros", g)  # (G, O/G*KK, N*grid)
-    dxg = xp.matmul(w.reshape(g, c // g, -1), cols)  # (G, C/G, N*grid)
-    grads = {"weight": xp.matmul(xg, cols.swapaxes(1, 2)).reshape(w.shape)}  # (C, O/G, *K)
+    dxg = blas.matmul(xp, w.reshape(g, c // g, -1), cols)  # (G, C/G, N*grid)
+    grads = {"weight": blas.matmul(xp, xg, cols.swapaxes(1, 2)).reshape(w.shape)}  # (C, O/G, *K)
     if "bias" in params:
         grads["bias"] = dy.sum(axis=(0, *range(2, dy.ndim)))
     return [from_grid(xp, dxg.reshape(c, -1), n, geo)], grads

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import linear
+from runtime.kernels import linear, relu
 
 SKIPS_DX = True  # passes need_dx on to the linear kernel
 
@@ -19,4 +19,4 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
              need_dx: bool = True) -> tuple[list, dict]:
     inner, y = saved
-    return linear.backward(xp, dy * (y > 0), inner, params, attrs, need_dx)
+    return linear.backward(xp, relu.mask(xp, dy, y), inner, params, attrs, need_dx)

@@ -1,9 +1,17 @@
-"""Maxpool kernels. Shape rule: cnnc/ops/maxpool.py."""
+"""Maxpool kernels. Shape rule: cnnc/ops/maxpool.py.
+
+On the CPU a 2D pool is one compiled loop over Numba's threads per pass, one (image, channel)
+plane per work item; the NumPy bodies below are their references (runtime/jit.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from numba import prange
+
+from runtime import jit
 from runtime.kernels import pooling
 
 
@@ -22,8 +30,16 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     """
     (x,) = inputs
     kernel, stride, padding, dilation, out, sizes = _geometry(attrs, x.shape)
-    xs = pooling.split_last(xp, x, sizes, padding, stride[-1], -xp.inf)
     starts = pooling.offsets(kernel, dilation)
+    if _compiled(xp, x):
+        n, c = x.shape[:2]
+        y = np.empty((n, c, *out), x.dtype)
+        arg = np.empty(y.shape if training else (0, 0, 0, 0),
+                       np.int8 if len(starts) < 128 else np.int32)
+        _forward(np.ascontiguousarray(x), *kernel, *stride, *dilation, padding[0][0],
+                 padding[1][0], training, y, arg)
+        return y, ((arg, x.shape) if training else None)
+    xs = pooling.split_last(xp, x, sizes, padding, stride[-1], -xp.inf)
     y = xs[pooling.window(starts[0], stride, out)].copy()  # (N, C, *out)
     if not training:
         for start in starts[1:]:
@@ -51,6 +67,11 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
     """dx (N, C, *spatial): each dy goes to the one input cell that won its window."""
     arg, x_shape = saved
     kernel, stride, padding, dilation, out, sizes = _geometry(attrs, x_shape)
+    if _compiled(xp, dy) and len(x_shape) == 4:
+        dx = np.empty(x_shape, dy.dtype)
+        _backward(np.ascontiguousarray(dy), arg, *kernel, *stride, *dilation, padding[0][0],
+                  padding[1][0], dx)
+        return [dx], {}
     dxs = xp.zeros(x_shape[:2] + sizes[:-1] + (stride[-1], -(-sizes[-1] // stride[-1])),
                    dtype=dy.dtype)  # (N, C, *sizes[:-1], s, ceil(sizes[-1] / s)): split_last's
     starts = pooling.offsets(kernel, dilation)
@@ -65,3 +86,129 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[l
             xp.multiply(dy, hit, out=g)
             dxs[w] += g
     return [pooling.merge_last(xp, dxs, x_shape, padding, stride[-1])], {}
+
+
+U = np.uint64  # indices known to be in range: no wraparound test (see conv_cpu.U)
+PLANES = 16  # planes per work item, which allocates its buffers once
+
+
+def _compiled(xp: Any, a: Any) -> bool:
+    return jit.enabled(xp) and a.ndim == 4 and a.dtype.kind == "f"
+
+
+# The compiled passes split each padded plane by stride phase, as pooling.split_last does:
+# phase (py, px) holds padded cells (r * sh + py, q * sw + px) as (rows, Q), flat. Output
+# f = oy * Q + ox then reads offset (ky, kx) at one fixed shift of one phase, so each offset
+# is one long contiguous loop over the plane's outputs; short rows with a bounds test per
+# element make it 5x slower than NumPy. Columns ox >= Wo of each output row are scratch.
+
+@jit.compiled()
+def _layout(h: int, w: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int,
+            pl: int, ho: int, wo: int) -> tuple[int, int]:
+    """(rows, Q) of each phase: room for every window and the input, and a spare row."""
+    hp = max(h + pt, (ho - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(w + pl, (wo - 1) * sw + (kw - 1) * dw + 1)
+    return -(-hp // sh) + 1, max(-(-wp // sw), wo + (kw - 1) * dw // sw)
+
+
+@jit.compiled()
+def _shift(ky: int, kx: int, sh: int, sw: int, dh: int, dw: int, rows: int, q: int) -> int:
+    """Where offset (ky, kx) reads output 0: its phase's start plus its shift in it."""
+    a, b = ky * dh, kx * dw
+    return ((a % sh) * sw + b % sw) * rows * q + (a // sh) * q + b // sw
+
+
+@jit.compiled()
+def _split(x: Any, i: int, ch: int, sh: int, sw: int, pt: int, pl: int, rows: int, q: int,
+           low: Any, buf: Any) -> None:
+    """buf (sh * sw * rows * q) = the phases of plane (i, ch) of x, `low` outside it."""
+    h, w = x.shape[2], x.shape[3]
+    for e in range(buf.shape[0]):
+        buf[e] = low
+    for py in range(sh):
+        for r2 in range(rows):
+            r = r2 * sh + py - pt
+            if 0 <= r < h:
+                for px in range(sw):
+                    lo = min(max(0, -(-(pl - px) // sw)), q)
+                    hi = max(min(q, (w - 1 + pl - px) // sw + 1), lo)
+                    base = ((py * sw + px) * rows + r2) * q
+                    for q2 in range(lo, hi):
+                        buf[U(base + q2)] = x[i, ch, r, U(q2 * sw + px - pl)]
+
+
+@jit.compiled(parallel=True)
+def _forward(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
+             training: bool, y: Any, arg: Any) -> None:
+    """As the reference: a strictly greater value wins (ties keep the first offset in window
+    order), padding never wins, NaN propagates into y."""
+    n, c, h, w = x.shape
+    ho, wo = y.shape[2], y.shape[3]
+    rows, q = _layout(h, w, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo)
+    planes = n * c
+    for item in prange(-(-planes // PLANES)):
+        buf = np.empty(sh * sw * rows * q, x.dtype)
+        best = np.empty(ho * q, x.dtype)
+        won = np.empty(ho * q, np.int32)
+        low = x.dtype.type(-np.inf)
+        for plane in range(item * PLANES, min(planes, item * PLANES + PLANES)):
+            i, ch = plane // c, plane % c
+            _split(x, i, ch, sh, sw, pt, pl, rows, q, low, buf)
+            for f in range(ho * q):
+                best[f], won[f] = low, 0
+            for ky in range(kh):
+                for kx in range(kw):
+                    k, base = ky * kw + kx, _shift(ky, kx, sh, sw, dh, dw, rows, q)
+                    for f in range(ho * q):
+                        v, b = buf[U(base + f)], best[f]
+                        gt = v > b
+                        best[f] = v if gt or v != v else b  # np.maximum's NaN
+                        won[f] = k if gt else won[f]
+            for oy in range(ho):
+                for ox in range(wo):
+                    y[i, ch, oy, ox] = best[U(oy * q + ox)]
+            if training:
+                for oy in range(ho):
+                    for ox in range(wo):
+                        arg[i, ch, oy, ox] = won[U(oy * q + ox)]
+
+
+@jit.compiled(parallel=True)
+def _backward(dy: Any, arg: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
+              pt: int, pl: int, dx: Any) -> None:
+    """dx = each dy added onto its window's winner, offset by offset in window order as the
+    reference adds them, through the same phases."""
+    n, c, h, w = dx.shape
+    ho, wo = dy.shape[2], dy.shape[3]
+    rows, q = _layout(h, w, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo)
+    planes = n * c
+    for item in prange(-(-planes // PLANES)):
+        buf = np.empty(sh * sw * rows * q, dx.dtype)
+        g = np.empty(ho * q, dx.dtype)
+        won = np.empty(ho * q, np.int32)
+        for plane in range(item * PLANES, min(planes, item * PLANES + PLANES)):
+            i, ch = plane // c, plane % c
+            for e in range(buf.shape[0]):
+                buf[e] = 0
+            for f in range(ho * q):
+                g[f], won[f] = 0, -1  # scratch columns win nothing
+            for oy in range(ho):
+                for ox in range(wo):
+                    g[U(oy * q + ox)] = dy[i, ch, oy, ox]
+                    won[U(oy * q + ox)] = arg[i, ch, oy, ox]
+            for ky in range(kh):
+                for kx in range(kw):
+                    k, base = ky * kw + kx, _shift(ky, kx, sh, sw, dh, dw, rows, q)
+                    for f in range(ho * q):
+                        d = g[f]
+                        buf[U(base + f)] += d if won[f] == k else d - d
+            for py in range(sh):
+                for r2 in range(rows):
+                    r = r2 * sh + py - pt
+                    if 0 <= r < h:
+                        for px in range(sw):
+                            lo = min(max(0, -(-(pl - px) // sw)), q)
+                            hi = max(min(q, (w - 1 + pl - px) // sw + 1), lo)
+                            base = ((py * sw + px) * rows + r2) * q
+                            for q2 in range(lo, hi):
+                                dx[i, ch, r, U(q2 * sw + px - pl)] = buf[U(base + q2)]

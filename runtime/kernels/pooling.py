@@ -12,6 +12,8 @@ import itertools
 import math
 from typing import Any
 
+from runtime import blas
+
 Pads = tuple[tuple[int, int], ...]
 
 
@@ -120,9 +122,9 @@ def along(xp: Any, x: Any, mat: Any, axis: int) -> Any:
     m, n = mat.shape
     pre, post = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
     if post == 1:
-        y = xp.matmul(x.reshape(pre, n), mat.T)  # (pre, m)
+        y = blas.matmul(xp, x.reshape(pre, n), mat.T)  # (pre, m)
     else:
-        y = xp.matmul(mat, x.reshape(pre, n, post))  # (pre, m, post)
+        y = blas.matmul(xp, mat, x.reshape(pre, n, post))  # (pre, m, post)
     return y.reshape(shape[:axis] + (m,) + shape[axis + 1:])
 
 

@@ -1,4 +1,8 @@
-"""Sigmoid kernels. Shape rule: cnnc/ops/sigmoid.py."""
+"""Sigmoid kernels. Shape rule: cnnc/ops/sigmoid.py.
+
+The NumPy body runs on the CPU as it is: NumPy's exp and tanh are SIMD, and a compiled loop
+calling the C library per element was slower even on two threads (sigmoid 1.3x, tanh 60x).
+"""
 
 from __future__ import annotations
 

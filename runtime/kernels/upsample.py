@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime import blas
 from runtime.kernels import pooling
 
 
@@ -87,7 +88,7 @@ def _banded(xp: Any, x: Any, mat: Any, lo: list[int], hi: list[int]) -> Any:
     for a in range(0, j, step):
         b = min(a + step, j)
         c, d = lo[a], max(hi[b - 1], lo[a])
-        xp.matmul(x2[:, c:d], mat[c:d, a:b], out=y2[:, a:b])  # d == c writes zeros
+        blas.matmul(xp, x2[:, c:d], mat[c:d, a:b], out=y2[:, a:b])  # d == c writes zeros
     return y2.reshape(x.shape[:-1] + (j,))
 
 

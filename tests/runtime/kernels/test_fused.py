@@ -94,3 +94,29 @@ def test_linear_relu_equals_the_chain():
     params = {"weight": rng.standard_normal((4, 5)), "bias": rng.standard_normal(4)}
     y, _ = linear_relu.forward(np, [x], params, {}, True)
     np.testing.assert_array_equal(y, np.maximum(linear.forward(np, [x], params, {}, True)[0], 0))
+
+
+@pytest.mark.twins
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 1e-6)])
+@pytest.mark.parametrize("shape, loc", [((4, 5, 6, 7), 0.0), ((3, 2, 9), 1000.0), ((6, 3), 0.5)])
+def test_compiled_bn_passes_equal_their_references(shape, loc, dtype, tol):
+    y = (loc + 3 * rng.standard_normal(shape)).astype(dtype)
+    dz = rng.standard_normal(shape).astype(dtype)
+    c = shape[1]
+    scale, beta = rng.uniform(0.5, 2, c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    mean, var = conv_bn.moments(np, y)
+    want_mean, want_var = conv_bn.moments_reference(np, y)
+    np.testing.assert_allclose(mean, want_mean, rtol=tol)
+    np.testing.assert_allclose(var, want_var, rtol=100 * tol)  # the reference loses more
+    inv_std = (1 / np.sqrt(want_var + 1e-5)).astype(dtype)
+    stats = (want_mean, inv_std, scale, beta)
+    for relu in (False, True):  # the same operations in the same order: the same bits
+        np.testing.assert_array_equal(conv_bn.normalise(np, y, want_mean, scale, beta, relu),
+                                      conv_bn.normalise_reference(np, y, want_mean, scale, beta,
+                                                                  relu))
+        for training in (True, False):
+            got = conv_bn.normalise_backward(np, dz, y, *stats, relu, training)
+            want = conv_bn.normalise_backward_reference(np, dz, y, *stats, relu, training)
+            for a, b in zip(got, want):
+                assert a.dtype == dtype
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())

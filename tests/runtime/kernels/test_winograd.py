@@ -1,8 +1,6 @@
 """Winograd F(4x4, 3x3): gradients of its NumPy reference, the compiled twin against the
 reference in every schedule, and both against PyTorch's convolution."""
 
-import contextlib
-
 import gradcheck
 import numpy as np
 import pytest
@@ -26,7 +24,6 @@ CASES = {
     "asymmetric": ((2, 3, 6, 5), 2, ((0, 2), (2, 0))),
     "valid": ((1, 4, 9, 6), 3, ((0, 0), (0, 0))),
 }
-PATHS = {"reference": jit.reference_kernels, "compiled": contextlib.nullcontext}
 
 
 def make(x_shape, o, seed=0, dtype=np.float64, bias=True):
@@ -37,18 +34,16 @@ def make(x_shape, o, seed=0, dtype=np.float64, bias=True):
     return rng.standard_normal(x_shape).astype(dtype), params
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", CASES)
-def test_gradients(name, path, monkeypatch):
+def test_gradients(name, monkeypatch):
     # Winograd's float64 rounding (1e-14 of the largest value, direct conv's is 1e-16) over the
     # default step of 1e-6 is 1e-8 of noise in each difference. The loss is linear in x and w
     # (and piecewise so through the ReLU), so a larger step adds no truncation error.
     monkeypatch.setattr(gradcheck, "EPS", 1e-4)
     x_shape, o, pads = CASES[name]
     x, params = make(x_shape, o, bias=name != "valid")
-    with PATHS[path]():
-        check_kernel(conv, [x], params, attrs(pads))
-        check_kernel(conv_relu, [x], params, {"conv": attrs(pads)})
+    check_kernel(conv, [x], params, attrs(pads))
+    check_kernel(conv_relu, [x], params, {"conv": attrs(pads)})
 
 
 def torch_reference(torch, x, params, pads):
@@ -64,10 +59,9 @@ def relative(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 3e-5)])
 @pytest.mark.parametrize("shape, o", [((4, 16, 12, 12), 24), ((2, 64, 9, 7), 32)])
-def test_matches_pytorch_to_its_stated_accuracy(shape, o, dtype, tol, path):
+def test_matches_pytorch_to_its_stated_accuracy(shape, o, dtype, tol):
     # float32: within 3e-5 of the largest value (winograd.py states about 1e-5).
     torch = pytest.importorskip("torch")
     pads = ((1, 1), (1, 1))
@@ -75,9 +69,8 @@ def test_matches_pytorch_to_its_stated_accuracy(shape, o, dtype, tol, path):
     tx, tw, ty = torch_reference(torch, x, params, pads)
     dy = np.random.default_rng(2).standard_normal(ty.shape).astype(dtype)
     ty.backward(torch.tensor(dy.astype(np.float64)))
-    with PATHS[path]():
-        y, saved = conv.forward(np, [x], params, attrs(pads), True)
-        (dx,), grads = conv.backward(np, dy, saved, params, attrs(pads))
+    y, saved = conv.forward(np, [x], params, attrs(pads), True)
+    (dx,), grads = conv.backward(np, dy, saved, params, attrs(pads))
     assert y.dtype == dx.dtype == grads["weight"].dtype == dtype
     assert relative(y, ty.detach().numpy()) < tol
     assert relative(dx, tx.grad.numpy()) < tol
@@ -94,6 +87,7 @@ SCHEDULES = {  # winograd_cpu settings that force each way through the compiled 
 }
 
 
+@pytest.mark.twins
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [1, 5])  # one image: backward has fewer images than threads
@@ -115,6 +109,7 @@ def test_compiled_schedules_equal_the_reference(schedule, dtype, n, monkeypatch)
     assert winograd.backward(np, dy, x, u, pads, False)[0] is None
 
 
+@pytest.mark.twins
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_compiled_filter_transforms_equal_the_reference(dtype):
     rng = np.random.default_rng(5)
