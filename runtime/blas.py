@@ -163,17 +163,17 @@ def _gemm_ready(a: Any) -> Any:
 
 def matmul(xp: Any, a: Any, b: Any, out: Any = None) -> Any:
     """xp.matmul(a, b, out=out) for 2D and batched 3D operands (a batch of one broadcasts),
-    run on the compiled kernels' threads."""
+    and (N, 1, M, K) @ (1, K, P), a grouped conv's layout with one group, run on the compiled
+    kernels' threads."""
     if (not (AVAILABLE and jit.enabled(xp)) or a.dtype != b.dtype or a.ndim < 2 or b.ndim < 2
             or a.dtype not in (numpy.float32, numpy.float64)):
         return xp.matmul(a, b, out=out)
+    result, given = None, out
     if (max(a.ndim, b.ndim) == 4 and a.shape[-3:-2] in ((), (1,)) and b.shape[-3:-2] in ((), (1,))
             and (out is None or out.flags.c_contiguous)):
-        # (N, 1, M, K) @ (1, K, P), a grouped conv's layout with one group: one batch axis
-        shape = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-        squeeze = (lambda t: t.reshape(t.shape[:-3] + t.shape[-2:]) if t.ndim > 2 else t)
-        c = matmul(xp, squeeze(a), squeeze(b), None if out is None else squeeze(out))
-        return c.reshape(shape) if out is None else out
+        result = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+        a, b = _one_batch_axis(a), _one_batch_axis(b)
+        out = None if out is None else _one_batch_axis(out)
     if a.ndim > 3 or b.ndim > 3:
         return xp.matmul(a, b, out=out)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
@@ -182,10 +182,19 @@ def matmul(xp: Any, a: Any, b: Any, out: Any = None) -> Any:
     before = _lib.openblas_set_num_threads_local(1)  # the caller is worker 0, or works alone
     try:
         if threads == 1 or batch * m * n * k < SPLIT_MACS:  # too small to split
-            return xp.matmul(a, b, out=out)
-        return _parallel(a, b, out, batch, m, k, n, threads)
+            c = xp.matmul(a, b, out=out)
+        else:
+            c = _parallel(a, b, out, batch, m, k, n, threads)
     finally:
         _lib.openblas_set_num_threads_local(before)
+    if result is None:
+        return c
+    return c.reshape(result) if given is None else given
+
+
+def _one_batch_axis(t: Any) -> Any:
+    """(N, 1, M, K) as (N, M, K) and (1, K, P) as (K, P): the unit axis -3 dropped."""
+    return t.reshape(t.shape[:-3] + t.shape[-2:]) if t.ndim > 2 else t
 
 
 def _parallel(a: Any, b: Any, out: Any, batch: int, m: int, k: int, n: int,

@@ -122,11 +122,14 @@ class Model:
                 for name, value in self.params.items()}
 
     def _fold(self) -> dict[str, Any]:
-        """The inference-only tensors: folded BatchNorms, then transformed weights."""
+        """The inference-only tensors: folded BatchNorms, then transformed weights; a folded
+        weight that only feeds a transform is not kept."""
         if self._folded is None:
             tensors = self.tensors()
             folded = fold(self.xp, self.plan.folds, tensors)
-            self._folded = folded | transform(self.xp, self.plan.transforms, tensors | folded)
+            derived = folded | transform(self.xp, self.plan.transforms, tensors | folded)
+            read = {name for s in self.plan.inference.steps for name in s.params.values()}
+            self._folded = {k: v for k, v in derived.items() if k in read}
         return self._folded
 
     def num_params(self) -> int:

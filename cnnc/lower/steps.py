@@ -26,12 +26,14 @@ def kernel_attrs(c: Compiled, node: str, device: str = "cpu") -> dict[str, Any]:
 
 def winograd_weight(step: Step) -> tuple[Step, Transform | None]:
     """An inference step whose conv runs Winograd reads its filters transformed once per
-    weight change (`winograd`), not at every call; with the Transform that makes them."""
+    weight change (`winograd`, in place of `weight`), not at every call; with the Transform
+    that makes them."""
     conv_attrs = step.attrs.get("conv", step.attrs)
     if conv_attrs.get("algorithm") != "winograd":
         return step, None
     t = Transform("winograd", step.params["weight"], step.params["weight"] + ":winograd")
-    return replace(step, params=step.params | {"winograd": t.into}), t
+    params = {k: v for k, v in step.params.items() if k != "weight"} | {"winograd": t.into}
+    return replace(step, params=params), t
 
 
 def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:

@@ -187,8 +187,8 @@ def _chunks(xp: Any, n: int, c: int, geo: Geometry, itemsize: int) -> list[slice
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
-    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional; in inference
-    `winograd`, the weight's Winograd transform, may come precomputed (runtime/model.py)."""
+    """x (N, C, *S) -> y (N, O, *out); weight (O, C/G, *K), bias (O,) optional. An inference
+    Winograd step gets the weight's transform (`winograd`, runtime/model.py) instead."""
     return convolve(xp, inputs, params, attrs, training, add_bias)
 
 
@@ -206,7 +206,7 @@ def convolve(xp: Any, inputs: list, params: dict, attrs: dict, training: bool,
     view of x itself.
     """
     (x,) = inputs
-    w, bias, g = params["weight"], params.get("bias"), attrs["groups"]
+    w, bias, g = params.get("weight"), params.get("bias"), attrs["groups"]
     if attrs.get("algorithm") == "winograd":
         u = params.get("winograd")
         u = winograd.filter_transform(xp, w) if u is None else u

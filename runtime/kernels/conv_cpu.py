@@ -61,7 +61,7 @@ def forward(x: Any, w: Any, bias: Any, relu: bool, geo: Any) -> Any:
     o = w.shape[0]
     y = np.empty((n, o, *geo.out), x.dtype)
     b = np.zeros(o, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
-    units = _units(n, c * k[0] * k[1] * out[0] * out[1] * x.dtype.itemsize)
+    units = _units(n, c * k[0] * k[1] * out[0] * out[1] * x.dtype.itemsize, jit.threads())
     _fused_forward(x4, np.ascontiguousarray(w).reshape(o, -1), b, relu, k[0], k[1], s[0], s[1],
                    d[0], d[1], p[0], p[1], out[0], out[1], units, y.reshape(n, o, -1))
     return y
@@ -72,24 +72,26 @@ def backward(dy: Any, x: Any, w: Any, geo: Any, need_dx: bool) -> tuple[Any, Any
     x4, (k, s, d, p, out) = as_2d(x, geo)
     n, c = x4.shape[:2]
     o = w.shape[0]
-    units = _units(n, c * k[0] * k[1] * out[0] * out[1] * x.dtype.itemsize)
+    units = _units(n, c * k[0] * k[1] * out[0] * out[1] * x.dtype.itemsize, jit.threads())
     workers = min(jit.threads(), len(units))
     shares = np.linspace(0, len(units), workers + 1).astype(np.int64)  # contiguous runs
     parts = np.zeros((workers, o, w[0].size), x.dtype)
+    bias_parts = np.zeros((workers, o), np.float64)
     dx = np.empty_like(x4) if need_dx else np.empty((0, c, 1, 1), x.dtype)
     _fused_backward(x4, np.ascontiguousarray(dy, x.dtype).reshape(n, o, -1),
                     np.ascontiguousarray(w).reshape(o, -1), k[0], k[1], s[0], s[1], d[0], d[1],
-                    p[0], p[1], out[0], out[1], units, shares, need_dx, dx, parts)
+                    p[0], p[1], out[0], out[1], units, shares, need_dx, dx, parts, bias_parts)
     dw = parts[0].copy()
     for part in parts[1:]:  # in worker order: the same bits on every run with these threads
         dw += part
-    db = dy.reshape(n, o, -1).sum(axis=2).sum(axis=0)
+    db = bias_parts.sum(axis=0).astype(x.dtype)
     return (dx.reshape(x.shape) if need_dx else None), dw.reshape(w.shape), db
 
 
-def _units(n: int, per_image: int) -> np.ndarray:
-    """(n0, n1) image ranges of about UNIT_BYTES of columns each, at least one image."""
-    per = max(1, UNIT_BYTES // max(per_image, 1))
+def _units(n: int, per_image: int, threads: int) -> np.ndarray:
+    """(n0, n1) image ranges of about UNIT_BYTES of columns each, at least one image, and at
+    least one unit per thread."""
+    per = max(1, min(UNIT_BYTES // max(per_image, 1), -(-n // threads)))
     return np.array([(a, min(a + per, n)) for a in range(0, n, per)], np.int64)
 
 
@@ -278,9 +280,9 @@ def _fused_forward(x: Any, w2: Any, bias: Any, relu: bool, kh: int, kw: int, sh:
 @jit.compiled(parallel=True)
 def _fused_backward(x: Any, dy: Any, w2: Any, kh: int, kw: int, sh: int, sw: int, dh: int,
                     dw: int, pt: int, pl: int, ho: int, wo: int, units: Any, shares: Any,
-                    need_dx: bool, dx: Any, parts: Any) -> None:
-    """dx (N, C, H, W) and parts[k] (O, C*KK), worker k's share of dw, from dy (N, O,
-    Ho*Wo); worker k takes units shares[k]..shares[k+1]-1."""
+                    need_dx: bool, dx: Any, parts: Any, bias_parts: Any) -> None:
+    """dx (N, C, H, W) and parts[k] (O, C*KK) and bias_parts[k] (O,), worker k's shares of
+    dw and db, from dy (N, O, Ho*Wo); worker k takes units shares[k]..shares[k+1]-1."""
     c, o, p = x.shape[1], w2.shape[0], ho * wo
     h, w = x.shape[2], x.shape[3]
     for worker in prange(shares.shape[0] - 1):
@@ -292,8 +294,12 @@ def _fused_backward(x: Any, dy: Any, w2: Any, kh: int, kw: int, sh: int, sw: int
             g = np.empty((o, (n1 - n0) * p), x.dtype)
             for i in range(n0, n1):
                 for ch in range(o):
+                    total = 0.0
                     for e in range(p):
-                        g[ch, U((i - n0) * p + e)] = dy[i, ch, e]
+                        v = dy[i, ch, e]
+                        g[ch, U((i - n0) * p + e)] = v
+                        total += v
+                    bias_parts[worker, ch] += total
             blas.gemm(g, cols.T, parts[worker], 1.0)
             if need_dx:
                 blas.gemm(w2.T, g, cols, 0.0)  # the column gradient, over the columns

@@ -48,10 +48,15 @@ def tiles(ho: int, wo: int) -> tuple[int, int]:
 
 
 def filter_transform(xp: Any, w: Any) -> Any:
-    """U (36, C, O) = G w G^T per channel pair, of w (O, C, 3, 3)."""
+    """The filters of w (O, C, 3, 3) in the form the convolution computes with: U (36, C, O)
+    = G w G^T per channel pair; or, for a large filter on the CPU (C x O from
+    winograd_cpu.STAGED_FILTER), w's nine (C, O) slices, (9, C, O), from which each U[pos] is
+    made as its GEMM runs (36 of them would hold 4x the weight)."""
     o, c = w.shape[:2]
     g = xp.asarray(G, dtype=w.dtype)
     if blas.AVAILABLE and jit.enabled(xp):
+        if c * o >= winograd_cpu.STAGED_FILTER:
+            return winograd_cpu.filter_rows(w)
         return winograd_cpu.filter_transform(w, g)
     # Two flat GEMMs: a stack of O x C tiny matrix products is slow.
     wg = xp.matmul(w.reshape(o * c * 3, 3), g.T)  # (O*C*3, 6): rows (o, c, i), columns b
@@ -60,8 +65,11 @@ def filter_transform(xp: Any, w: Any) -> Any:
 
 
 def filter_transform_adjoint(xp: Any, du: Any) -> Any:
-    """dw (O, C, 3, 3) = G^T dU G: the gradient of w from that of U (36, C, O)."""
+    """dw (O, C, 3, 3) from the gradient of the filters in either form: G^T dU G of dU (36, C,
+    O), or the nine (C, O) slices (9, C, O) put back in place."""
     c, o = du.shape[1:]
+    if du.shape[0] == 9:
+        return xp.ascontiguousarray(du.transpose(2, 1, 0)).reshape(o, c, 3, 3)
     g = xp.asarray(G, dtype=du.dtype)
     if blas.AVAILABLE and jit.enabled(xp):
         return winograd_cpu.filter_transform_adjoint(du, g)
@@ -76,14 +84,36 @@ def forward(xp: Any, x: Any, u: Any, bias: Any, pads: Pads, relu: bool) -> Any:
     when given, through max(., 0) with `relu`."""
     if blas.AVAILABLE and jit.enabled(xp):
         return winograd_cpu.forward(x, u, bias, pads, relu)
-    return forward_reference(xp, x, u, bias, pads, relu)
+    return forward_reference(xp, x, _transformed(xp, u), bias, pads, relu)
 
 
 def backward(xp: Any, dy: Any, x: Any, u: Any, pads: Pads, need_dx: bool) -> tuple[Any, Any]:
     """(dx (N, C, H, W) or None, dU (36, C, O)) from dy (N, O, Ho, Wo)."""
     if blas.AVAILABLE and jit.enabled(xp):
         return winograd_cpu.backward(dy, x, u, pads, need_dx)
+    if u.shape[0] == 9:  # the gradient of the nine slices: dU onto them
+        dx, du = backward_reference(xp, dy, x, _transformed(xp, u), pads, need_dx)
+        return dx, _onto_rows(xp, du)
     return backward_reference(xp, dy, x, u, pads, need_dx)
+
+
+def _coefficients(xp: Any, dtype: Any) -> Any:
+    """(36, 9): U[6a + b] = sum over i, j of G[a, i] G[b, j] w[:, :, i, j]^T."""
+    return xp.asarray(np.einsum("ai,bj->abij", G, G).reshape(36, 9), dtype=dtype)
+
+
+def _transformed(xp: Any, u: Any) -> Any:
+    """U (36, C, O) of filters in either form."""
+    if u.shape[0] == 36:
+        return u
+    c, o = u.shape[1:]
+    return xp.matmul(_coefficients(xp, u.dtype), u.reshape(9, -1)).reshape(36, c, o)
+
+
+def _onto_rows(xp: Any, du: Any) -> Any:
+    """The gradient of the nine slices (9, C, O) from that of U (36, C, O)."""
+    c, o = du.shape[1:]
+    return xp.matmul(_coefficients(xp, du.dtype).T, du.reshape(36, -1)).reshape(9, c, o)
 
 
 # NumPy reference -----------------------------------------------------------------------------

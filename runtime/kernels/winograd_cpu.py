@@ -51,7 +51,7 @@ def forward(x: Any, u: Any, bias: Any, pads: Pads, relu: bool) -> Any:
         v = np.empty((36, n * th * tw, c), x.dtype)
         _staged_input(x2, h, w, pt, pl, th, tw, units, v)
         m = np.empty((36, n * th * tw, o), x.dtype)
-        _staged_gemms(v, u, m, False, _pieces())
+        _staged_products(v, u, coefficients(x.dtype), m, _pieces())
         _staged_output(m, b, relu, ho, wo, th, tw, units, y2)
     else:
         units = _units(n, th, tw, c, x.dtype.itemsize, images=True)
@@ -60,7 +60,8 @@ def forward(x: Any, u: Any, bias: Any, pads: Pads, relu: bool) -> Any:
 
 
 def backward(dy: Any, x: Any, u: Any, pads: Pads, need_dx: bool) -> tuple[Any, Any]:
-    """(dx or None, dU (36, C, O)) from dy (N, O, Ho, Wo): see winograd.backward."""
+    """(dx or None, the filters' gradient in u's form) from dy (N, O, Ho, Wo): see
+    winograd.backward."""
     n, c, h, w = x.shape
     o, ho, wo = dy.shape[1:]
     (pt, _), (pl, _) = pads
@@ -80,6 +81,21 @@ def backward(dy: Any, x: Any, u: Any, pads: Pads, need_dx: bool) -> tuple[Any, A
     _fused_backward(x2, dy2, u, h, w, pt, pl, ho, wo, units, shares, need_dx,
                     dx.reshape(-1, h * w), parts)
     return (dx if need_dx else None), _in_order(parts)
+
+
+def filter_rows(w: Any) -> Any:
+    """w (O, C, 3, 3) as (9, C, O): the form of a large filter, whose U[pos] is made from
+    these nine (C, O) slices as its GEMM runs (36 of them would take 4x the weight's memory)."""
+    o, c = w.shape[:2]
+    rows = np.empty((9, c, o), w.dtype)
+    _filter_rows(np.ascontiguousarray(w).reshape(o, c, 9), rows)
+    return rows
+
+
+def coefficients(dtype: Any) -> Any:
+    """(36, 9): U[6a + b] = sum over i, j of coef[6a + b, 3i + j] * w[:, :, i, j]^T."""
+    from runtime.kernels.winograd import G
+    return np.einsum("ai,bj->abij", G, G).reshape(36, 9).astype(dtype)
 
 
 def filter_transform(w: Any, g: Any) -> Any:
@@ -113,11 +129,12 @@ def _in_order(parts: Any) -> Any:
 def _units(n: int, th: int, tw: int, c: int, itemsize: int, images: bool,
            bands: bool = True) -> np.ndarray:
     """Units of work (n0, n1, r0, r1): images n0..n1-1 and tile rows r0..r1-1, about
-    UNIT_BYTES of transformed input each. Several images share a unit only with `images`;
-    a large map is cut into bands of tile rows unless `bands` is False."""
+    UNIT_BYTES of transformed input each and at least one per thread. Several images share a
+    unit only with `images`; a large map is cut into bands of tile rows unless `bands` is
+    False."""
     rows = max(1, UNIT_BYTES // (36 * tw * c * itemsize))
     if rows >= th or not bands:
-        per = max(1, rows // th) if images else 1
+        per = max(1, min(rows // th, -(-n // jit.threads()))) if images else 1
         return np.array([(a, min(a + per, n), 0, th) for a in range(0, n, per)], np.int64)
     return np.array([(a, a + 1, r, min(r + rows, th)) for a in range(n)
                      for r in range(0, th, rows)], np.int64)
@@ -137,10 +154,14 @@ def _staged_backward(x2: Any, dy2: Any, u: Any, h: int, w: int, pt: int, pl: int
     v = np.empty((36, n * th * tw, c), x2.dtype)
     dm = np.empty((36, n * th * tw, o), x2.dtype)
     _staged_adjoint_input(x2, dy2, h, w, pt, pl, ho, wo, th, tw, units, v, dm)
-    du = np.empty((36, c, o), x2.dtype)
-    _staged_gemms(v.transpose(0, 2, 1), dm, du, False, 1)  # dU = V^T dM
+    workers = jit.threads()
+    shares = np.linspace(0, 36, workers + 1).astype(np.int64)  # positions per worker
+    parts = np.zeros((workers, *u.shape), x2.dtype)
+    _staged_backward_products(v, dm, u, coefficients(x2.dtype), shares, dx is not None, parts)
+    du = parts[0].copy()
+    for part in parts[1:]:  # in worker order: the same bits on every run with these threads
+        du += part
     if dx is not None:
-        _staged_gemms(dm, u.transpose(0, 2, 1), v, False, _pieces())  # dV = dM U^T, over V
         dx2 = dx.reshape(n * c, h * w)
         first = (units[:, 2] // max(units[0, 3] - units[0, 2], 1)) % 2 == 0
         for half in (units[first], units[~first]):  # neighbouring bands share two input rows
@@ -515,17 +536,71 @@ def _staged_input(x2: Any, h: int, w: int, pt: int, pl: int, th: int, tw: int, u
         _input_transform(xt, y0, w, pt, pl, r0, r1, tw, v, (n * th + r0) * tw)
 
 
+@jit.compiled()
+def _filter_at(u: Any, coef: Any, pos: int, out: Any) -> Any:
+    """U[pos] (C, O): u's own slice when u is (36, C, O), else made from its (9, C, O) rows
+    into `out`."""
+    if u.shape[0] == 36:
+        return u[pos]
+    for c in range(u.shape[1]):
+        for e in range(u.shape[2]):
+            out[c, e] = 0
+    for ij in range(9):
+        k = coef[pos, ij]
+        if k != 0:
+            for c in range(u.shape[1]):
+                for e in range(u.shape[2]):
+                    out[c, e] += k * u[ij, c, e]
+    return out
+
+
 @jit.compiled(parallel=True)
-def _staged_gemms(a: Any, b: Any, c: Any, accumulate: bool, pieces: int) -> None:
-    """c[pos] (+)= a[pos] @ b[pos] for the 36 positions, each in `pieces` blocks of rows."""
-    rows = c.shape[1]
+def _filter_rows(w: Any, rows: Any) -> None:
+    o, c = w.shape[:2]
+    for ch in prange(c):
+        for ij in range(9):
+            for e in range(o):
+                rows[ij, ch, e] = w[e, ch, ij]
+
+
+@jit.compiled(parallel=True)
+def _staged_products(v: Any, u: Any, coef: Any, m: Any, pieces: int) -> None:
+    """m[pos] = v[pos] @ U[pos] for the 36 positions, each in `pieces` blocks of rows."""
+    rows = m.shape[1]
     step = -(-rows // pieces)
     for item in prange(36 * pieces):
         blas.single_threaded()
         pos, lo = item // pieces, (item % pieces) * step
         hi = min(rows, lo + step)
         if lo < hi:
-            blas.gemm(a[pos, lo:hi], b[pos], c[pos, lo:hi], 1.0 if accumulate else 0.0)
+            filt = _filter_at(u, coef, pos, np.empty((u.shape[1], u.shape[2]), u.dtype))
+            blas.gemm(v[pos, lo:hi], filt, m[pos, lo:hi], 0.0)
+
+
+@jit.compiled(parallel=True)
+def _staged_backward_products(v: Any, dm: Any, u: Any, coef: Any, shares: Any, need_dx: bool,
+                              parts: Any) -> None:
+    """Worker k, for positions shares[k]..shares[k+1]-1: parts[k] += the filters' gradient
+    in u's form (dU[pos] = V[pos]^T dM[pos], or its sum over positions onto the 9 rows), and
+    v[pos] = dV[pos] = dM[pos] U[pos]^T when `need_dx` (V[pos] is used up first)."""
+    c, o = u.shape[1], u.shape[2]
+    for worker in prange(shares.shape[0] - 1):
+        blas.single_threaded()
+        du = np.empty((c, o), v.dtype)
+        scratch = np.empty((c, o), v.dtype)
+        for pos in range(shares[worker], shares[worker + 1]):
+            if u.shape[0] == 36:
+                blas.gemm(v[pos].T, dm[pos], parts[worker, pos], 0.0)
+            else:
+                blas.gemm(v[pos].T, dm[pos], du, 0.0)
+                for ij in range(9):
+                    k = coef[pos, ij]
+                    if k != 0:
+                        for ch in range(c):
+                            for e in range(o):
+                                parts[worker, ij, ch, e] += k * du[ch, e]
+            if need_dx:
+                blas.gemm(dm[pos], _filter_at(u, coef, pos, scratch).T, v[pos], 0.0)
 
 
 @jit.compiled(parallel=True)

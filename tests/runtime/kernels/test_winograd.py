@@ -60,7 +60,8 @@ def relative(a, b):
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 3e-5)])
-@pytest.mark.parametrize("shape, o", [((4, 16, 12, 12), 24), ((2, 64, 9, 7), 32)])
+@pytest.mark.parametrize("shape, o", [((4, 16, 12, 12), 24), ((2, 64, 9, 7), 32),
+                                      ((3, 256, 5, 6), 128)])  # a large filter: staged
 def test_matches_pytorch_to_its_stated_accuracy(shape, o, dtype, tol):
     # float32: within 3e-5 of the largest value (winograd.py states about 1e-5).
     torch = pytest.importorskip("torch")
@@ -96,14 +97,18 @@ def test_compiled_schedules_equal_the_reference(schedule, dtype, n, monkeypatch)
         monkeypatch.setattr(winograd_cpu, name, value)
     x, params = make((n, 6, 11, 10), 7, seed=3, dtype=dtype)
     pads = ((1, 2), (0, 1))
-    u = winograd.filter_transform(np, params["weight"])
+    u = winograd.filter_transform(np, params["weight"])  # staged: the (9, C, O) form
+    assert u.shape[0] == (9 if "staged" in schedule else 36)
+    u36 = winograd._transformed(np, u)
     dy = np.random.default_rng(4).standard_normal((n, 7, 11, 9)).astype(dtype)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     for relu in (False, True):
-        want = winograd.forward_reference(np, x, u, params["bias"], pads, relu)
+        want = winograd.forward_reference(np, x, u36, params["bias"], pads, relu)
         got = winograd.forward(np, x, u, params["bias"], pads, relu)
         assert got.shape == want.shape and relative(got, want) < tol
-    want_dx, want_du = winograd.backward_reference(np, dy, x, u, pads, True)
+    want_dx, want_du = winograd.backward_reference(np, dy, x, u36, pads, True)
+    if u.shape[0] == 9:
+        want_du = winograd._onto_rows(np, want_du)
     dx, du = winograd.backward(np, dy, x, u, pads, True)
     assert relative(dx, want_dx) < tol and relative(du, want_du) < tol
     assert winograd.backward(np, dy, x, u, pads, False)[0] is None
