@@ -19,8 +19,8 @@ im2col convs staged instead of fused per worker, so that their GEMMs can be time
 "norm" (BatchNorm passes), "rest" (activations, pooling, merges, the loss, the update, Python),
 as shares of that call.
 
-Peak memory: a fresh process per side and case runs one call and reports its peak resident
-set (VmHWM), libraries and interpreter included.
+Peak memory: bench/peak_memory.py, a fresh process per side and case that loads only its own
+library, runs one call and reports its peak resident set, libraries and interpreter included.
 
     python bench/runtime_cpu.py [--threads 1,2] [--rounds N] [--no-memory] [CASE ...]
 """
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from runtime.kernels import batchnorm, conv, conv_bn, conv_cpu, winograd, winogr
 from runtime.losses import softmax_cross_entropy
 
 TESTS = Path(__file__).resolve().parents[1] / "tests" / "runtime"
+PEAK = Path(__file__).with_name("peak_memory.py")
 sys.path.insert(0, str(TESTS))
 
 LR = 0.01
@@ -207,49 +207,14 @@ def speed(torch, build, cases: list[str], threads: list[int], rounds: int) -> No
                   f" {share['rest']:>5.0%}", flush=True)
 
 
-def peak_memory(side: str, name: str, mode: str, batch: int, threads: int) -> None:
-    """In a fresh process: one call of `side` on the case, then its peak RSS in MiB."""
-    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-    labels = np.random.default_rng(1).integers(0, 1000, batch)
-    if side == "cnnc":
-        jit.set_threads(threads)
-        model = build_model(name, seed=0)
-        if mode == "train":
-            y = model.forward(x, training=True)
-            grads = model.backward(softmax_cross_entropy(np, y, labels)[1])
-            for p in model.trainable:
-                model.params[p] -= LR * grads[p]
-        else:
-            model.forward(x)
-    else:
-        import torch
-        from torch_models import build
-        torch.set_num_threads(threads)
-        torch_case(torch, build(name).float(), mode, x, labels)()
-    print(_peak_mib())
-
-
-def _peak_mib() -> float:
-    """This process's peak resident set. Linux keeps ru_maxrss across fork and exec (a child
-    would report its parent's peak), so read VmHWM, which starts afresh with the program."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def memory(torch, threads: int) -> None:
     print(f"\n{'peak resident memory':<22} {'batch':>5} {'thr':>3} {'cnnc MiB':>9} "
           f"{'torch MiB':>9} {'ratio':>6}")
     for case, (name, mode, batch) in MEMORY.items():
         peaks = []
         for side in ("cnnc", "torch") if torch else ("cnnc",):
-            run = subprocess.run([sys.executable, __file__, "--peak-memory", side, name, mode,
-                                  str(batch), str(threads)], capture_output=True, text=True,
-                                 check=True)
+            run = subprocess.run([sys.executable, str(PEAK), side, name, mode, str(batch),
+                                  str(threads)], capture_output=True, text=True, check=True)
             peaks.append(float(run.stdout.split()[-1]))
         ours, theirs = peaks[0], peaks[1] if len(peaks) > 1 else float("nan")
         print(f"{case:<22} {batch:>5} {threads:>3} {ours:>9.0f} {theirs:>9.0f} "
@@ -262,13 +227,8 @@ def main() -> None:
                         help="thread counts to measure, comma-separated (1,<cores>)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory rows")
-    parser.add_argument("--peak-memory", nargs=5, metavar=("SIDE", "MODEL", "MODE", "BATCH",
-                                                           "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("cases", nargs="*", default=list(CASES), metavar="CASE")
     args = parser.parse_args()
-    if args.peak_memory:
-        side, name, mode, batch, threads = args.peak_memory
-        return peak_memory(side, name, mode, int(batch), int(threads))
     threads = sorted({int(t) for t in args.threads.split(",")})
     try:
         import torch

@@ -25,4 +25,5 @@ def build_model(spec: str | Path | Compiled, input_shape: tuple[int, ...] | None
     initial values on both). `fuse=False` runs one kernel per layer and no BN folding, which
     is slower and only useful to check the fused path."""
     c = spec if isinstance(spec, Compiled) else compile_file(spec, input_shape)
-    return Model(lower(c, fuse=fuse), xp=array_module(device), dtype=dtype, seed=seed)
+    return Model(lower(c, fuse=fuse, device=device), xp=array_module(device), dtype=dtype,
+                 seed=seed)

@@ -103,6 +103,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
                      "fashion-scenes, idx:DIR, npz:FILE or folder:DIR")
     run.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                      help="cpu: NumPy; gpu: CuPy on a CUDA GPU (pip install 'cnnc[gpu]') (cpu)")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads for the kernels and BLAS (all cores)")
     run.add_argument("--input", nargs="+", metavar="SHAPE|FILE",
                      help="--train/--eval: the input shape, e.g. 1x32x32 (a checkpoint keeps "
                           "its own); --infer: image files or .npy arrays")

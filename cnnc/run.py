@@ -38,6 +38,13 @@ class RunUsage(ValueError):
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch `cnnc run` on its mode; user-facing failures become one line and an exit code."""
+    from runtime import jit
+
+    if args.threads is not None and not 1 <= args.threads <= jit.max_threads():
+        print(f"cnnc run: error: --threads must be between 1 and {jit.max_threads()} (this "
+              f"machine's cores), got {args.threads}", file=sys.stderr)
+        return 2
+    jit.set_threads(args.threads or jit.max_threads())
     try:
         if args.train:
             return _train(args)
@@ -65,7 +72,8 @@ def _train(args: argparse.Namespace) -> int:
         shape = shape or _meta_shape(resume_meta)
     compiled = compile_file(args.spec, shape)
     config = _config(args, resume_meta)
-    model = Model(lower(compiled), xp=array_module(args.device), seed=config.seed)
+    model = Model(lower(compiled, device=args.device), xp=array_module(args.device),
+                  seed=config.seed)
     data = _data(args.data, compiled, config.seed)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
     print(f"{compiled.name}: {compiled.totals.params:,} parameters, input "
@@ -139,7 +147,7 @@ def _trained(args: argparse.Namespace) -> tuple[Compiled, Model, dict[str, str],
     tensors, meta = checkpoint.load(args.weights)
     shape = _shape_option(args) or _meta_shape(meta)
     compiled = compile_file(args.spec, shape)
-    model = Model(lower(compiled), xp=array_module(args.device))
+    model = Model(lower(compiled, device=args.device), xp=array_module(args.device))
     load_weights(model, tensors, args.weights)
     c = compiled.input_shape[0]
     mean = tensors.get("data.mean", np.zeros(c, np.float32))

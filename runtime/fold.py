@@ -29,8 +29,20 @@ def fold(xp: ModuleType, folds: tuple[Fold, ...], tensors: Mapping[str, Any]) ->
         bias = bias * scale
         if f.bn_bias is not None:
             bias = bias + tensors[f.bn_bias]
-        out[f.into_weight] = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+        out[f.into_weight] = _scaled(xp, w, scale)
         out[f.into_bias] = bias.astype(w.dtype)
+    return out
+
+
+def _scaled(xp: ModuleType, w: Any, scale: Any) -> Any:
+    """w (O, ...) times scale (O,) per output channel, in float64, cast back to w's dtype;
+    a block of output channels at a time, so the float64 temporary stays small (a process that
+    keeps freed memory would otherwise hold a float64 copy of the largest weights)."""
+    out = xp.empty_like(w)
+    rows = max(1, (1 << 20) // max(w[0].size, 1))
+    for a in range(0, w.shape[0], rows):
+        block = scale[a:a + rows].reshape((-1,) + (1,) * (w.ndim - 1))
+        out[a:a + rows] = w[a:a + rows] * block
     return out
 
 

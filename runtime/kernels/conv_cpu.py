@@ -14,9 +14,8 @@ Two schedules, as in winograd_cpu.py:
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import numpy as np
 from numba import prange

@@ -162,7 +162,7 @@ def _forward(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: i
                     for f in range(ho * q):
                         v, b = buf[U(base + f)], best[f]
                         gt = v > b
-                        best[f] = v if gt or v != v else b  # np.maximum's NaN
+                        best[f] = v if gt or np.isnan(v) else b  # np.maximum's NaN
                         won[f] = k if gt else won[f]
             for oy in range(ho):
                 for ox in range(wo):

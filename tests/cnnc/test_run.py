@@ -109,6 +109,7 @@ def test_infer_reads_images_with_pillow(tmp_path, capsys):
     (["--train", "--data", "mnist2d"], 1, "mnist1d"),
     (["--eval", "--data", "mnist1d"], 2, "--eval needs --weights"),
     (["--infer", "--weights", "missing.safetensors"], 1, "missing.safetensors"),
+    (["--train", "--data", "mnist1d", "--threads", "0"], 2, "--threads must be between 1"),
 ])
 def test_mistakes_get_one_line_and_an_exit_code(args, code, message, capsys):
     assert main(["run", "mnist1d_cnn", *args]) == code
@@ -148,3 +149,14 @@ def test_segmentation_infer_writes_palette_masks_and_a_side_by_side_picture(tmp_
         assert max(np.asarray(first).reshape(-1)) <= 10
     with Image.open(out / "side_by_side.png") as picture:
         assert picture.width > 500 and picture.height > 700
+
+
+def test_threads_sets_the_kernels_and_blas_threads(run_dir, capsys):
+    from runtime import jit
+    before = jit.threads()
+    try:
+        assert main(["run", "mnist1d_cnn", "--eval", "--data", "mnist1d", "--weights",
+                     str(run_dir / "checkpoint.safetensors"), "--threads", "1"]) == 0
+        assert jit.threads() == 1
+    finally:
+        jit.set_threads(before)
