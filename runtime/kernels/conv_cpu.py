@@ -135,64 +135,82 @@ def to_columns(dy: Any) -> Any:
 
 
 @jit.compiled()
-def _inside(left: int, sw: int, w: int, wo: int) -> tuple[int, int]:
+def inside(left: int, sw: int, w: int, wo: int) -> tuple[int, int]:
     """The outputs lo..hi-1 whose input column ox * sw - left lies in [0, w)."""
     lo = min(max(0, -(-left // sw)), wo)
     return lo, max(min(wo, (w - 1 + left) // sw + 1), lo)
 
 
+@jit.compiled()
+def _image_columns(x: Any, i: int, row: int, kh: int, kw: int, sh: int, sw: int, dh: int,
+                   dw: int, pt: int, pl: int, ho: int, wo: int, cols: Any, col0: int) -> None:
+    """Row `row` (channel, ky, kx) of image i's columns, into cols[row, col0:col0 + Ho*Wo]."""
+    h, w = x.shape[2], x.shape[3]
+    ch, ky, kx = row // (kh * kw), (row // kw) % kh, row % kw
+    left = pl - kx * dw
+    lo, hi = inside(left, sw, w, wo)
+    for oy in range(ho):
+        iy = oy * sh - pt + ky * dh
+        base = col0 + oy * wo
+        if iy < 0 or iy >= h:
+            lo_, hi_ = wo, wo  # the whole row is padding
+        else:
+            lo_, hi_ = lo, hi
+        for ox in range(lo_):
+            cols[row, U(base + ox)] = 0
+        if sw == 1:  # a contiguous run: a vector copy
+            for ox in range(lo_, hi_):
+                cols[row, U(base + ox)] = x[i, ch, iy, U(ox - left)]
+        else:
+            for ox in range(lo_, hi_):
+                cols[row, U(base + ox)] = x[i, ch, iy, U(ox * sw - left)]
+        for ox in range(max(hi_, lo_), wo):
+            cols[row, U(base + ox)] = 0
+
+
+@jit.compiled()
+def _image_col2im(cols: Any, i: int, ch: int, kh: int, kw: int, sh: int, sw: int, dh: int,
+                  dw: int, pt: int, pl: int, ho: int, wo: int, dx: Any, col0: int) -> None:
+    """dx[i, ch] = the adjoint of _image_columns: every kernel offset of the channel added."""
+    h, w = dx.shape[2], dx.shape[3]
+    for r in range(h):
+        for q in range(w):
+            dx[i, ch, r, q] = 0
+    for ky in range(kh):
+        for kx in range(kw):
+            row = (ch * kh + ky) * kw + kx
+            left = pl - kx * dw
+            lo, hi = inside(left, sw, w, wo)
+            for oy in range(ho):
+                iy = oy * sh - pt + ky * dh
+                if 0 <= iy < h:
+                    base = col0 + oy * wo
+                    if sw == 1:
+                        for ox in range(lo, hi):
+                            dx[i, ch, iy, U(ox - left)] += cols[row, U(base + ox)]
+                    else:
+                        for ox in range(lo, hi):
+                            dx[i, ch, iy, U(ox * sw - left)] += cols[row, U(base + ox)]
+
+
 @jit.compiled(parallel=True)
 def _im2col(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
             ho: int, wo: int, cols: Any) -> None:
-    """One (row, image) per work item: row (channel, ky, kx) of cols for one image."""
-    n, c, h, w = x.shape
+    """One (row, image) per work item."""
+    n, c = x.shape[:2]
     for item in prange(c * kh * kw * n):
         row, i = item // n, item % n
-        ch, ky, kx = row // (kh * kw), (row // kw) % kh, row % kw
-        left = pl - kx * dw
-        lo, hi = _inside(left, sw, w, wo)
-        for oy in range(ho):
-            iy = oy * sh - pt + ky * dh
-            base = (i * ho + oy) * wo
-            if iy < 0 or iy >= h:
-                for ox in range(wo):
-                    cols[row, base + ox] = 0
-                continue
-            for ox in range(lo):
-                cols[row, base + ox] = 0
-            if sw == 1:  # a contiguous run: a vector copy
-                for ox in range(lo, hi):
-                    cols[row, U(base + ox)] = x[i, ch, iy, U(ox - left)]
-            else:
-                for ox in range(lo, hi):
-                    cols[row, U(base + ox)] = x[i, ch, iy, U(ox * sw - left)]
-            for ox in range(hi, wo):
-                cols[row, base + ox] = 0
+        _image_columns(x, i, row, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols, i * ho * wo)
 
 
 @jit.compiled(parallel=True)
 def _col2im(cols: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int,
             pl: int, ho: int, wo: int, dx: Any) -> None:
     """One (channel, image) plane per work item: its kernel offsets add into it alone."""
-    n, c, h, w = dx.shape
+    n, c = dx.shape[:2]
     for item in prange(c * n):
         ch, i = item // n, item % n
-        dx[i, ch] = 0
-        for ky in range(kh):
-            for kx in range(kw):
-                row = (ch * kh + ky) * kw + kx
-                left = pl - kx * dw
-                lo, hi = _inside(left, sw, w, wo)
-                for oy in range(ho):
-                    iy = oy * sh - pt + ky * dh
-                    if 0 <= iy < h:
-                        base = (i * ho + oy) * wo
-                        if sw == 1:
-                            for ox in range(lo, hi):
-                                dx[i, ch, iy, U(ox - left)] += cols[row, U(base + ox)]
-                        else:
-                            for ox in range(lo, hi):
-                                dx[i, ch, iy, U(ox * sw - left)] += cols[row, U(base + ox)]
+        _image_col2im(cols, i, ch, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, dx, i * ho * wo)
 
 
 @jit.compiled(parallel=True)
@@ -230,29 +248,10 @@ def _to_columns(dy: Any, out: Any) -> None:
 def _unit_columns(x: Any, n0: int, n1: int, kh: int, kw: int, sh: int, sw: int, dh: int,
                   dw: int, pt: int, pl: int, ho: int, wo: int, cols: Any) -> None:
     """cols (C*KK, (n1-n0)*Ho*Wo) of images n0..n1-1, on the calling thread."""
-    c, h, w = x.shape[1], x.shape[2], x.shape[3]
-    for row in range(c * kh * kw):
-        ch, ky, kx = row // (kh * kw), (row // kw) % kh, row % kw
-        left = pl - kx * dw
-        lo, hi = _inside(left, sw, w, wo)
+    for row in range(x.shape[1] * kh * kw):
         for i in range(n0, n1):
-            for oy in range(ho):
-                iy = oy * sh - pt + ky * dh
-                base = ((i - n0) * ho + oy) * wo
-                if iy < 0 or iy >= h:
-                    for ox in range(wo):
-                        cols[row, U(base + ox)] = 0
-                    continue
-                for ox in range(lo):
-                    cols[row, U(base + ox)] = 0
-                if sw == 1:
-                    for ox in range(lo, hi):
-                        cols[row, U(base + ox)] = x[i, ch, iy, U(ox - left)]
-                else:
-                    for ox in range(lo, hi):
-                        cols[row, U(base + ox)] = x[i, ch, iy, U(ox * sw - left)]
-                for ox in range(hi, wo):
-                    cols[row, U(base + ox)] = 0
+            _image_columns(x, i, row, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols,
+                           (i - n0) * ho * wo)
 
 
 @jit.compiled(parallel=True)
@@ -283,7 +282,6 @@ def _fused_backward(x: Any, dy: Any, w2: Any, kh: int, kw: int, sh: int, sw: int
     """dx (N, C, H, W) and parts[k] (O, C*KK) and bias_parts[k] (O,), worker k's shares of
     dw and db, from dy (N, O, Ho*Wo); worker k takes units shares[k]..shares[k+1]-1."""
     c, o, p = x.shape[1], w2.shape[0], ho * wo
-    h, w = x.shape[2], x.shape[3]
     for worker in prange(shares.shape[0] - 1):
         blas.single_threaded()
         for u in range(shares[worker], shares[worker + 1]):
@@ -304,24 +302,5 @@ def _fused_backward(x: Any, dy: Any, w2: Any, kh: int, kw: int, sh: int, sw: int
                 blas.gemm(w2.T, g, cols, 0.0)  # the column gradient, over the columns
                 for ch in range(c):
                     for i in range(n0, n1):
-                        for r in range(h):
-                            for q in range(w):
-                                dx[i, ch, r, q] = 0
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            row = (ch * kh + ky) * kw + kx
-                            left = pl - kx * dw
-                            lo, hi = _inside(left, sw, w, wo)
-                            for i in range(n0, n1):
-                                for oy in range(ho):
-                                    iy = oy * sh - pt + ky * dh
-                                    if 0 <= iy < h:
-                                        base = ((i - n0) * ho + oy) * wo
-                                        if sw == 1:
-                                            for ox in range(lo, hi):
-                                                dx[i, ch, iy, U(ox - left)] += \
-                                                    cols[row, U(base + ox)]
-                                        else:
-                                            for ox in range(lo, hi):
-                                                dx[i, ch, iy, U(ox * sw - left)] += \
-                                                    cols[row, U(base + ox)]
+                        _image_col2im(cols, i, ch, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, dx,
+                                      (i - n0) * p)

@@ -13,6 +13,7 @@ from numba import prange
 
 from runtime import jit
 from runtime.kernels import pooling
+from runtime.kernels.conv_cpu import inside
 
 
 def _geometry(attrs: dict, x_shape: tuple[int, ...]) -> tuple:
@@ -119,22 +120,23 @@ def _shift(ky: int, kx: int, sh: int, sw: int, dh: int, dw: int, rows: int, q: i
 
 
 @jit.compiled()
-def _split(x: Any, i: int, ch: int, sh: int, sw: int, pt: int, pl: int, rows: int, q: int,
-           low: Any, buf: Any) -> None:
-    """buf (sh * sw * rows * q) = the phases of plane (i, ch) of x, `low` outside it."""
-    h, w = x.shape[2], x.shape[3]
-    for e in range(buf.shape[0]):
-        buf[e] = low
+def _phases(plane: Any, i: int, ch: int, sh: int, sw: int, pt: int, pl: int, rows: int, q: int,
+            buf: Any, split: bool) -> None:
+    """Between plane (i, ch) of `plane` (N, C, H, W) and its phases in buf (sh * sw * rows *
+    q): into buf when `split` (the rest of buf left as it is), back out of it otherwise."""
+    h, w = plane.shape[2], plane.shape[3]
     for py in range(sh):
         for r2 in range(rows):
             r = r2 * sh + py - pt
             if 0 <= r < h:
                 for px in range(sw):
-                    lo = min(max(0, -(-(pl - px) // sw)), q)
-                    hi = max(min(q, (w - 1 + pl - px) // sw + 1), lo)
+                    lo, hi = inside(pl - px, sw, w, q)
                     base = ((py * sw + px) * rows + r2) * q
                     for q2 in range(lo, hi):
-                        buf[U(base + q2)] = x[i, ch, r, U(q2 * sw + px - pl)]
+                        if split:
+                            buf[U(base + q2)] = plane[i, ch, r, U(q2 * sw + px - pl)]
+                        else:
+                            plane[i, ch, r, U(q2 * sw + px - pl)] = buf[U(base + q2)]
 
 
 @jit.compiled(parallel=True)
@@ -153,7 +155,9 @@ def _forward(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: i
         low = x.dtype.type(-np.inf)
         for plane in range(item * PLANES, min(planes, item * PLANES + PLANES)):
             i, ch = plane // c, plane % c
-            _split(x, i, ch, sh, sw, pt, pl, rows, q, low, buf)
+            for e in range(buf.shape[0]):
+                buf[e] = low
+            _phases(x, i, ch, sh, sw, pt, pl, rows, q, buf, True)
             for f in range(ho * q):
                 best[f], won[f] = low, 0
             for ky in range(kh):
@@ -202,13 +206,4 @@ def _backward(dy: Any, arg: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw
                     for f in range(ho * q):
                         d = g[f]
                         buf[U(base + f)] += d if won[f] == k else d - d
-            for py in range(sh):
-                for r2 in range(rows):
-                    r = r2 * sh + py - pt
-                    if 0 <= r < h:
-                        for px in range(sw):
-                            lo = min(max(0, -(-(pl - px) // sw)), q)
-                            hi = max(min(q, (w - 1 + pl - px) // sw + 1), lo)
-                            base = ((py * sw + px) * rows + r2) * q
-                            for q2 in range(lo, hi):
-                                dx[i, ch, r, U(q2 * sw + px - pl)] = buf[U(base + q2)]
+            _phases(dx, i, ch, sh, sw, pt, pl, rows, q, buf, False)
