@@ -142,55 +142,60 @@ def inside(left: int, sw: int, w: int, wo: int) -> tuple[int, int]:
 
 
 @jit.compiled()
-def _image_columns(x: Any, i: int, row: int, kh: int, kw: int, sh: int, sw: int, dh: int,
-                   dw: int, pt: int, pl: int, ho: int, wo: int, cols: Any, col0: int) -> None:
-    """Row `row` (channel, ky, kx) of image i's columns, into cols[row, col0:col0 + Ho*Wo]."""
+def _columns(x: Any, n0: int, n1: int, row: int, kh: int, kw: int, sh: int, sw: int, dh: int,
+             dw: int, pt: int, pl: int, ho: int, wo: int, cols: Any, col0: int) -> None:
+    """Row `row` (channel, ky, kx) of the columns of images n0..n1-1, into cols[row] from
+    column col0 on; the row's geometry is worked out once for all of them."""
     h, w = x.shape[2], x.shape[3]
     ch, ky, kx = row // (kh * kw), (row // kw) % kh, row % kw
     left = pl - kx * dw
     lo, hi = inside(left, sw, w, wo)
-    for oy in range(ho):
-        iy = oy * sh - pt + ky * dh
-        base = col0 + oy * wo
-        if iy < 0 or iy >= h:
-            lo_, hi_ = wo, wo  # the whole row is padding
-        else:
-            lo_, hi_ = lo, hi
-        for ox in range(lo_):
-            cols[row, U(base + ox)] = 0
-        if sw == 1:  # a contiguous run: a vector copy
-            for ox in range(lo_, hi_):
-                cols[row, U(base + ox)] = x[i, ch, iy, U(ox - left)]
-        else:
-            for ox in range(lo_, hi_):
-                cols[row, U(base + ox)] = x[i, ch, iy, U(ox * sw - left)]
-        for ox in range(max(hi_, lo_), wo):
-            cols[row, U(base + ox)] = 0
+    for i in range(n0, n1):
+        for oy in range(ho):
+            iy = oy * sh - pt + ky * dh
+            base = col0 + ((i - n0) * ho + oy) * wo
+            if iy < 0 or iy >= h:
+                for ox in range(wo):
+                    cols[row, U(base + ox)] = 0
+                continue
+            for ox in range(lo):
+                cols[row, U(base + ox)] = 0
+            if sw == 1:  # a contiguous run: a vector copy
+                for ox in range(lo, hi):
+                    cols[row, U(base + ox)] = x[i, ch, iy, U(ox - left)]
+            else:
+                for ox in range(lo, hi):
+                    cols[row, U(base + ox)] = x[i, ch, iy, U(ox * sw - left)]
+            for ox in range(hi, wo):
+                cols[row, U(base + ox)] = 0
 
 
 @jit.compiled()
-def _image_col2im(cols: Any, i: int, ch: int, kh: int, kw: int, sh: int, sw: int, dh: int,
-                  dw: int, pt: int, pl: int, ho: int, wo: int, dx: Any, col0: int) -> None:
-    """dx[i, ch] = the adjoint of _image_columns: every kernel offset of the channel added."""
+def _add_columns(cols: Any, n0: int, n1: int, ch: int, kh: int, kw: int, sh: int, sw: int,
+                 dh: int, dw: int, pt: int, pl: int, ho: int, wo: int, dx: Any,
+                 col0: int) -> None:
+    """dx[n0:n1, ch] = the adjoint of _columns for every kernel offset of channel ch."""
     h, w = dx.shape[2], dx.shape[3]
-    for r in range(h):
-        for q in range(w):
-            dx[i, ch, r, q] = 0
+    for i in range(n0, n1):
+        for r in range(h):
+            for q in range(w):
+                dx[i, ch, r, q] = 0
     for ky in range(kh):
         for kx in range(kw):
             row = (ch * kh + ky) * kw + kx
             left = pl - kx * dw
             lo, hi = inside(left, sw, w, wo)
-            for oy in range(ho):
-                iy = oy * sh - pt + ky * dh
-                if 0 <= iy < h:
-                    base = col0 + oy * wo
-                    if sw == 1:
-                        for ox in range(lo, hi):
-                            dx[i, ch, iy, U(ox - left)] += cols[row, U(base + ox)]
-                    else:
-                        for ox in range(lo, hi):
-                            dx[i, ch, iy, U(ox * sw - left)] += cols[row, U(base + ox)]
+            for i in range(n0, n1):
+                for oy in range(ho):
+                    iy = oy * sh - pt + ky * dh
+                    if 0 <= iy < h:
+                        base = col0 + ((i - n0) * ho + oy) * wo
+                        if sw == 1:
+                            for ox in range(lo, hi):
+                                dx[i, ch, iy, U(ox - left)] += cols[row, U(base + ox)]
+                        else:
+                            for ox in range(lo, hi):
+                                dx[i, ch, iy, U(ox * sw - left)] += cols[row, U(base + ox)]
 
 
 @jit.compiled(parallel=True)
@@ -200,7 +205,7 @@ def _im2col(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: in
     n, c = x.shape[:2]
     for item in prange(c * kh * kw * n):
         row, i = item // n, item % n
-        _image_columns(x, i, row, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols, i * ho * wo)
+        _columns(x, i, i + 1, row, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols, i * ho * wo)
 
 
 @jit.compiled(parallel=True)
@@ -210,7 +215,7 @@ def _col2im(cols: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt:
     n, c = dx.shape[:2]
     for item in prange(c * n):
         ch, i = item // n, item % n
-        _image_col2im(cols, i, ch, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, dx, i * ho * wo)
+        _add_columns(cols, i, i + 1, ch, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, dx, i * ho * wo)
 
 
 @jit.compiled(parallel=True)
@@ -249,9 +254,7 @@ def _unit_columns(x: Any, n0: int, n1: int, kh: int, kw: int, sh: int, sw: int, 
                   dw: int, pt: int, pl: int, ho: int, wo: int, cols: Any) -> None:
     """cols (C*KK, (n1-n0)*Ho*Wo) of images n0..n1-1, on the calling thread."""
     for row in range(x.shape[1] * kh * kw):
-        for i in range(n0, n1):
-            _image_columns(x, i, row, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols,
-                           (i - n0) * ho * wo)
+        _columns(x, n0, n1, row, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, cols, 0)
 
 
 @jit.compiled(parallel=True)
@@ -301,6 +304,4 @@ def _fused_backward(x: Any, dy: Any, w2: Any, kh: int, kw: int, sh: int, sw: int
             if need_dx:
                 blas.gemm(w2.T, g, cols, 0.0)  # the column gradient, over the columns
                 for ch in range(c):
-                    for i in range(n0, n1):
-                        _image_col2im(cols, i, ch, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, dx,
-                                      (i - n0) * p)
+                    _add_columns(cols, n0, n1, ch, kh, kw, sh, sw, dh, dw, pt, pl, ho, wo, dx, 0)

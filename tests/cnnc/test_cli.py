@@ -166,3 +166,13 @@ def test_without_graphviz_an_image_on_stdout_fails_with_a_hint(monkeypatch, tmp_
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert "brew install graphviz" in captured.err and "--format dot" in captured.err
+
+
+def test_compile_loads_neither_numpy_nor_numba():
+    # The compiler's start-up stays light: only `cnnc run` loads the runtime's array stack.
+    import subprocess
+    import sys
+    code = ("import sys; from cnnc.cli import main; main(['compile', 'resnet18', '--fuse']);"
+            "print(sorted(m for m in ('numpy', 'numba', 'llvmlite') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

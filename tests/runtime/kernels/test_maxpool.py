@@ -33,6 +33,7 @@ CASES = [  # shape, kernel, stride, padding, dilation, ceil_mode
     ((1, 2, 8), 3, 2, 1, 1, True),  # last window overhangs the end
     ((1, 2, 10), 3, 1, (1, 0), 2, False),  # asymmetric padding, dilation
     ((2, 2, 5, 6), 2, None, 0, 1, False),
+    ((1, 2, 5, 7), 2, None, 0, 1, True),  # a 2x2 pool whose last windows overhang
     ((1, 2, 6, 7), 3, 2, 1, 1, False),
     ((1, 2, 6, 6), 3, 2, 0, 1, True),  # overhang on both axes
     ((1, 1, 7, 8), (3, 2), (2, 1), ((1, 0), (0, 1)), 1, True),
@@ -135,3 +136,22 @@ def test_kernel_takes_the_lowered_attrs(spec):
     y, _ = maxpool.forward(np, [distinct((2,) + shape)], {}, RULE.lower(a, (shape,), y_shape),
                            True)
     assert y.shape == (2,) + y_shape
+
+
+@pytest.mark.twins
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (2, 1, 1)])
+def test_compiled_pools_equal_the_reference_on_ties_nan_and_infinities(kernel, stride, padding):
+    from runtime import jit
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, (2, 3, 9, 8)).astype(np.float32)  # many ties
+    x[0, 0, 1, 1], x[1, 2, 4, 5], x[0, 1, 0, 0] = np.nan, -np.inf, np.inf
+    a = attrs(x.shape, kernel, stride, padding)
+    dy = rng.standard_normal((2, 3, *a["out"])).astype(np.float32)
+    y, (arg, _) = maxpool.forward(np, [x], {}, a, True)
+    (dx,), _ = maxpool.backward(np, dy, (arg, x.shape), {}, a)
+    with jit.reference_kernels():
+        y_ref, (arg_ref, _) = maxpool.forward(np, [x], {}, a, True)
+        (dx_ref,), _ = maxpool.backward(np, dy, (arg_ref, x.shape), {}, a)
+    np.testing.assert_array_equal(y, y_ref)  # NaN where the reference has NaN
+    np.testing.assert_array_equal(arg, arg_ref)
+    np.testing.assert_array_equal(dx, dx_ref)
