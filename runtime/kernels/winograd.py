@@ -14,8 +14,9 @@ output of an exact convolution, against about 1e-6 for im2col: the output transf
 products that are larger than the result, so their rounding shows. In float64 it is exact to
 about 1e-14.
 
-The NumPy reference below is the definition (gradient checks run on it); on the CPU the
-compiled twin in runtime/kernels/winograd_cpu.py runs instead.
+The NumPy reference below is the definition (gradient checks run on it); on the CPU its
+compiled twin runs instead: the schedules in winograd_cpu.py, the transforms in
+winograd_transforms.py.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from runtime import blas, jit
-from runtime.kernels import winograd_cpu
+from runtime.kernels import winograd_cpu, winograd_transforms
 
 # Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (Barabasz et al., "Error analysis and
 # improving the accuracy of Winograd convolution", 2020): in float32 a 2.5x smaller error than
@@ -56,8 +57,8 @@ def filter_transform(xp: Any, w: Any) -> Any:
     g = xp.asarray(G, dtype=w.dtype)
     if blas.AVAILABLE and jit.enabled(xp):
         if c * o >= winograd_cpu.STAGED_FILTER:
-            return winograd_cpu.filter_rows(w)
-        return winograd_cpu.filter_transform(w, g)
+            return winograd_transforms.filter_rows(w)
+        return winograd_transforms.filter_transform(w, g)
     # Two flat GEMMs: a stack of O x C tiny matrix products is slow.
     wg = xp.matmul(w.reshape(o * c * 3, 3), g.T)  # (O*C*3, 6): rows (o, c, i), columns b
     u = xp.matmul(g, wg.reshape(o * c, 3, 6).transpose(1, 0, 2).reshape(3, -1))  # (6, O*C*6)
@@ -72,7 +73,7 @@ def filter_transform_adjoint(xp: Any, du: Any) -> Any:
         return xp.ascontiguousarray(du.transpose(2, 1, 0)).reshape(o, c, 3, 3)
     g = xp.asarray(G, dtype=du.dtype)
     if blas.AVAILABLE and jit.enabled(xp):
-        return winograd_cpu.filter_transform_adjoint(du, g)
+        return winograd_transforms.filter_transform_adjoint(du, g)
     t = xp.matmul(g.T, du.reshape(6, -1))  # (3, 6*C*O): rows i, columns (b, c, o)
     t = t.reshape(3, 6, c * o).transpose(0, 2, 1).reshape(-1, 6)  # rows (i, c, o)
     dw = xp.matmul(t, g).reshape(3, c, o, 3)  # (i, c, o, j)
