@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path as FsPath
 
 from cnnc.errors import CnncError
 from cnnc.report.dot import RANKDIRS
+from cnnc.spec.limits import MAX_LAYERS
 
 DIAGRAMS = ("dot", "svg", "png", "pdf")
 FORMATS = ("table", "json", *DIAGRAMS)
@@ -38,6 +41,12 @@ def _depth(text: str) -> int:
     return int(text)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 1")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     from cnnc import __version__
     parser = argparse.ArgumentParser(
@@ -57,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", choices=FORMATS,
                           help="what to write (default: from the -o extension, else table); "
                                "svg, png and pdf are drawn by Graphviz")
+    compile_.add_argument("--max-layers", type=_positive, default=MAX_LAYERS, metavar="N",
+                          help=f"refuse a spec that expands to more than N layers ({MAX_LAYERS:,})")
     compile_.add_argument("--fuse", action="store_true",
                           help="also list what lowering fuses (conv+BN+ReLU, ...) and the "
                                "inference memory plan (table and json)")
@@ -86,6 +97,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `least` (to `most`); argparse names the option
+    and exits 2 otherwise."""
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least or (most is not None and value > most):
+            span = f"from {least} to {most}" if most is not None else f">= {least}"
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number {span}")
+        return value
+    return whole
+
+
+def _number(expected: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a finite float for which `ok` holds, else '<text>' is not `expected`."""
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and ok(value)):
+            raise argparse.ArgumentTypeError(f"'{text}' is not {expected}")
+        return value
+    return number
+
+
 def _run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run", help="train a spec on a data set, evaluate it, or predict with it (NumPy runtime)",
@@ -109,25 +148,30 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
                      help="--train/--eval: the input shape, e.g. 1x32x32 (a checkpoint keeps "
                           "its own); --infer: image files or .npy arrays")
     train = run.add_argument_group("training (defaults in parentheses)")
-    train.add_argument("--epochs", type=int, metavar="N", help="passes over the data (10)")
-    train.add_argument("--batch-size", type=int, metavar="N", help="images per step (64)")
+    train.add_argument("--epochs", type=_whole(1), metavar="N",
+                       help="passes over the data (10); with --resume, the total")
+    train.add_argument("--batch-size", type=_whole(1), metavar="N", help="images per step (64)")
     train.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="(sgd)")
-    train.add_argument("--lr", type=float, metavar="RATE", help="learning rate (0.01)")
-    train.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (0.9)")
+    train.add_argument("--lr", type=_number("a learning rate > 0, e.g. 0.01", lambda v: v > 0),
+                       metavar="RATE", help="learning rate (0.01)")
+    train.add_argument("--momentum", metavar="M", help="SGD momentum (0.9)",
+                       type=_number("a momentum in [0, 1), e.g. 0.9", lambda v: 0 <= v < 1))
     train.add_argument("--nesterov", action="store_true", default=None,
                        help="Nesterov momentum (SGD)")
-    train.add_argument("--weight-decay", type=float, metavar="W",
+    train.add_argument("--weight-decay", metavar="W",
+                       type=_number("a weight decay >= 0, e.g. 5e-4", lambda v: v >= 0),
                        help="L2 for sgd and adam, decoupled for adamw (0)")
     train.add_argument("--schedule", choices=("constant", "step", "cosine"),
                        help="learning-rate schedule (constant)")
-    train.add_argument("--warmup-epochs", type=int, metavar="N",
+    train.add_argument("--warmup-epochs", type=_whole(0), metavar="N",
                        help="linear warm-up before the schedule (0)")
-    train.add_argument("--step-epochs", type=int, metavar="N",
+    train.add_argument("--step-epochs", type=_whole(1), metavar="N",
                        help="step schedule: multiply the rate by --gamma every N epochs")
-    train.add_argument("--gamma", type=float, metavar="G", help="step schedule factor (0.1)")
+    train.add_argument("--gamma", metavar="G", help="step schedule factor (0.1)",
+                       type=_number("a factor in (0, 1], e.g. 0.1", lambda v: 0 < v <= 1))
     train.add_argument("--flip", action="store_true", default=None,
                        help="mirror a random half of each batch left-right (off)")
-    train.add_argument("--seed", type=int, metavar="S",
+    train.add_argument("--seed", type=_whole(0, 2**32 - 1), metavar="S",
                        help="initialisation, shuffling, dropout and data generation (0)")
     train.add_argument("--out", type=FsPath, metavar="DIR", help="where checkpoint, metrics "
                        "and curves go (runs/SPEC; masks for segmentation --infer)")
@@ -136,7 +180,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
     infer = run.add_argument_group("evaluation and inference")
     infer.add_argument("--weights", type=FsPath, metavar="CHECKPOINT",
                        help="a checkpoint of `cnnc run --train` or `cnnc import`")
-    infer.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown (3)")
+    infer.add_argument("--top-k", type=_whole(1), default=3, metavar="K",
+                       help="classes shown (3)")
     infer.add_argument("--output", type=FsPath, metavar="CSV",
                        help="--infer: write every prediction to this CSV file")
 
@@ -169,7 +214,7 @@ def _compile(args: argparse.Namespace) -> int:
     if problem:
         print(f"cnnc compile: error: {problem}", file=sys.stderr)
         return 2
-    compiled = compile_file(args.spec, input_shape=args.input)
+    compiled = compile_file(args.spec, input_shape=args.input, max_layers=args.max_layers)
     plan = None
     if args.fuse:
         from cnnc.lower import lower

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
-from cnnc.errors import CnncError, Diagnostic, Span, SpecError
+from cnnc.errors import CnncError, Diagnostic, SpecError
 from cnnc.ir import keys
 from cnnc.ir.build import build_graph, topological_order
 from cnnc.ir.verify import verify
@@ -25,7 +26,8 @@ from cnnc.report.render import svg_or_none
 from cnnc.report.table import render_table
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.expand import INPUT_ID, Network, expand
-from cnnc.spec.load import load_yaml
+from cnnc.spec.limits import MAX_INT, MAX_LAYERS
+from cnnc.spec.load import load_yaml, read_spec
 from cnnc.spec.schema import SpecDoc
 from cnnc.zoo import resolve_spec
 
@@ -91,18 +93,18 @@ class Compiled:
         return render_html(self, self._repr_svg_())
 
 
-def parse_spec(text: str, file: str) -> Network:
+def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS) -> Network:
     """Load, validate and expand a spec; raises CnncError with every problem of the first phase
     that fails."""
     data, source = load_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecError([Diagnostic("type", "a spec is a mapping with `name`, `input` and "
-                                            "`layers`", Span(file, 1, 1))])
+                                            "`layers`", source.value(()))])
     try:
         doc = SpecDoc.model_validate(data)
     except ValidationError as e:
         raise SpecError(diagnose(e, SpecDoc, data, source, (), "the spec")) from None
-    return expand(doc, source)
+    return expand(doc, source, max_layers)
 
 
 def compile_network(net: Network, file: str,
@@ -113,7 +115,12 @@ def compile_network(net: Network, file: str,
     except nx.NetworkXUnfeasible:
         order = None
     verify(g, net, order)
-    shape = tuple(input_shape) if input_shape is not None else net.input_shape
+    shape = _input_shape(input_shape) if input_shape is not None else net.input_shape
+    if shape is None:
+        raise SpecError([Diagnostic("type", f"the input shape {input_shape} is not 1 to 4 sizes between "
+                                            f"1 and {MAX_INT:,}",
+                                    hint="give channels and sizes without the batch axis, e.g. "
+                                         "(3, 32, 32)")])
     infer_shapes(g, net, order, shape)
     count_params(g, order)
     count_macs(g, order)
@@ -135,15 +142,27 @@ def compile_network(net: Network, file: str,
                     memory)
 
 
-def compile_text(text: str, file: str = "<spec>",
-                 input_shape: tuple[int, ...] | None = None) -> Compiled:
-    return compile_network(parse_spec(text, file), file, input_shape)
+def _input_shape(given: Any) -> tuple[int, ...] | None:
+    """An input shape given in Python or on the command line, as ints; None if it is not one."""
+    try:
+        shape = tuple(operator.index(d) for d in given if not isinstance(d, bool))
+    except TypeError:
+        return None
+    ok = len(shape) == len(given) and 1 <= len(shape) <= 4 and all(1 <= d <= MAX_INT for d in shape)
+    return shape if ok else None
 
 
-def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None) -> Compiled:
+def compile_text(text: str, file: str = "<spec>", input_shape: tuple[int, ...] | None = None,
+                 max_layers: int = MAX_LAYERS) -> Compiled:
+    """Compile spec text; `max_layers` bounds the expanded network (blocks and repeats)."""
+    return compile_network(parse_spec(text, file, max_layers), file, input_shape)
+
+
+def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None,
+                 max_layers: int = MAX_LAYERS) -> Compiled:
     """Compile a spec file, or a zoo model by name (`resnet18`); raises CnncError on any mistake."""
     file = resolve_spec(str(path))
-    return compile_text(file.read_text(encoding="utf-8"), str(file), input_shape)
+    return compile_text(read_spec(file), str(file), input_shape, max_layers)
 
 
 __all__ = ["INPUT_ID", "CnncError", "Compiled", "Totals", "compile_file", "compile_text"]

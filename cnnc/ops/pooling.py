@@ -91,8 +91,9 @@ def infer_adaptive(a: AdaptiveAttrs, xs: tuple[Shape, ...]) -> Shape:
 def receptive_adaptive(a: AdaptiveAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     windows = []
     for n, m in zip(xs[0][1:], per_axis(a.size, len(xs[0]) - 1, "size")):
-        # PyTorch's bins: [floor(i*n/m), ceil((i+1)*n/m)); the widest bin bounds the field.
-        widest = max(math.ceil((i + 1) * n / m) - (i * n) // m for i in range(m))
-        first = math.ceil(n / m)
+        # PyTorch's bins [floor(i*n/m), ceil((i+1)*n/m)) are ceil((r + n) / m) wide, where
+        # r = i*n mod m runs over the multiples of gcd(n, m) below m: the widest has r = m - g.
+        widest = -(-(m - math.gcd(n, m) + n) // m)
+        first = -(-n // m)
         windows.append(Window(widest, n / m, (first - 1) / 2))
     return windows

@@ -7,6 +7,7 @@ expected and what was given.
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Iterable
@@ -93,10 +94,18 @@ def diagnose(error: ValidationError, model: type[BaseModel], data: dict[str, Any
              source: SourceMap, path: Path, what: str, notes: tuple = (),
              skip_loc_head: bool = False) -> Iterable[Diagnostic]:
     """Diagnostics for `data` (written at `path`) failing `model`; `what` names it in messages."""
-    seen: set[tuple] = set()
-    for e in error.errors():
-        loc = e["loc"][1:] if skip_loc_head else e["loc"]
-        inner, owner, key = _locate(model, loc)
+    errors = [(e, *_locate(model, e["loc"][1:] if skip_loc_head else e["loc"]))
+              for e in error.errors()]
+    # A misspelt key explains the missing one it resembles (`kernal:` for `kernel`): one
+    # diagnostic, at the misspelling, says both.
+    missing = {(inner, key) for e, inner, _, key in errors if e["type"] == "missing"}
+    explained = {}
+    for e, inner, owner, key in errors:
+        close = difflib.get_close_matches(key, [m for i, m in missing if i == inner], 1, 0.6)
+        if e["type"] == "extra_forbidden" and close and (inner, close[0]) not in explained:
+            explained[(inner, close[0])] = key
+    seen: set[tuple] = set(explained)
+    for e, inner, owner, key in errors:
         if (inner, key) in seen:
             continue
         seen.add((inner, key))
@@ -107,7 +116,9 @@ def diagnose(error: ValidationError, model: type[BaseModel], data: dict[str, Any
         for part in inner:
             value = value[part] if isinstance(value, (dict, list)) else {}
         if e["type"] == "extra_forbidden":
-            hint = did_you_mean(key, fields) or f"{name} accepts: {', '.join(sorted(fields))}"
+            meant = next((m for (i, m), k in explained.items() if i == inner and k == key), None)
+            hint = (f"did you mean '{meant}'? {name} needs `{meant}`" if meant else
+                    did_you_mean(key, fields) or f"{name} accepts: {', '.join(sorted(fields))}")
             yield Diagnostic("unknown-attribute", f"{name} has no attribute `{key}`",
                              source.key(where + (key,)), notes, hint)
         elif e["type"] == "missing":

@@ -19,6 +19,7 @@ from cnnc.ops import RULES
 from cnnc.ops.base import LayerAttrs
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.expr import ExprError, arg_names, substitute
+from cnnc.spec.limits import MAX_LAYERS
 from cnnc.spec.load import Path, SourceMap
 from cnnc.spec.schema import LAYER, RESERVED_NAMES, BlockCall, SpecDoc
 
@@ -83,8 +84,8 @@ def qualify(prefix: str, name: str) -> str:
 
 
 class _Expander:
-    def __init__(self, doc: SpecDoc, source: SourceMap):
-        self.doc, self.source = doc, source
+    def __init__(self, doc: SpecDoc, source: SourceMap, max_layers: int):
+        self.doc, self.source, self.max_layers = doc, source, max_layers
         self.problems: list[Diagnostic] = []
         self.layers: list[tuple[LayerInstance, list[_Ref]]] = []
         self.ids: dict[str, Path] = {INPUT_ID: ()}
@@ -96,6 +97,15 @@ class _Expander:
               hint: str | None = None, key: bool = False) -> None:
         span = self.source.key(path) if key else self.source.value(path)
         self.problems.append(Diagnostic(kind, message, span, call_notes(calls), hint))
+
+    def too_many(self, count: int, why: str, path: Path, calls: tuple[CallSite, ...]) -> None:
+        """Stop the expansion at once: the spec asks for more layers than the limit."""
+        raise SpecError([Diagnostic(
+            "limit", f"the network would grow to {count:,} layers ({why}); the limit is "
+                     f"{self.max_layers:,}",
+            self.source.value(path), call_notes(calls),
+            "if the network really is that large, raise the limit: --max-layers N, or "
+            "max_layers=N in Python")])
 
     # --- static checks of block definitions ---------------------------------------------------
 
@@ -254,6 +264,8 @@ class _Expander:
                        "give the repeated block instance an `id` of its own")
             return
         self.ids[qid] = path
+        if len(self.layers) == self.max_layers:
+            self.too_many(len(self.layers) + 1, f"at layer '{qid}'", path, calls)
         self.layers.append((LayerInstance(qid, attrs, (), path, calls), inputs))
 
     def call(self, raw: dict, entry: dict, path: Path, scope: _Scope, local: str,
@@ -287,6 +299,13 @@ class _Expander:
         if counted is None:
             return fallback
         repeat = counted["repeat"]
+        if not isinstance(repeat, int) or isinstance(repeat, bool):
+            self.error("type", f"`repeat` must be an integer >= 0 or an expression with `$`; got "
+                               f"{repeat!r}", path + ("repeat",), calls)
+            return fallback
+        if repeat > self.max_layers:  # even copies without layers cost a step each
+            self.too_many(repeat, f"`repeat: {repeat:,}` of block `{name}`", path + ("repeat",),
+                          calls)
         header = {k: v for k, v in entry.items() if k in BlockCall.model_fields or k in
                   ("from", "if", "block", "id")} | {"repeat": repeat}
         try:
@@ -301,7 +320,14 @@ class _Expander:
             return fallback
         numbered = local.startswith("#")
         output: _Ref | str = fallback
+        before = len(self.layers)
         for copy in range(repeat):
+            if copy == 1:  # the first copy's size says what the others will ask for
+                expected = len(self.layers) + (len(self.layers) - before) * (repeat - 1)
+                if expected > self.max_layers:
+                    self.too_many(expected, f"{repeat:,} copies of block `{name}`, "
+                                            f"{len(self.layers) - before:,} layers each",
+                                  path + ("repeat",), calls)
             values = self.substitute(given, args | {"i": copy}, path, calls)
             if values is None:
                 return fallback
@@ -406,9 +432,10 @@ def call_notes(calls: tuple[CallSite, ...]) -> tuple[tuple[Span | None, str], ..
                  for site in reversed(calls))
 
 
-def expand(doc: SpecDoc, source: SourceMap) -> Network:
-    """The flat network a spec describes; raises SpecError/GraphError with every problem found."""
-    ex = _Expander(doc, source)
+def expand(doc: SpecDoc, source: SourceMap, max_layers: int = MAX_LAYERS) -> Network:
+    """The flat network a spec describes; raises SpecError/GraphError with every problem found,
+    or at once when the network grows past `max_layers` layers."""
+    ex = _Expander(doc, source, max_layers)
     ex.check_blocks()
     top = _Scope("")
     top.names[INPUT_ID] = INPUT_ID

@@ -3,6 +3,10 @@
 A small evaluator over Python's own parser with a whitelist of node types: integer and float
 arithmetic, comparisons, `and`/`or`/`not` and `a if cond else b`. Names must be block arguments.
 Nothing is ever passed to `eval`.
+
+Arithmetic is on numbers only (`"$w * 2"` with a string `w` is an error, not `'ww'`), and every
+value stays small (cnnc/spec/limits.py): an expression is at most MAX_EXPRESSION characters, no
+intermediate passes MAX_INTERMEDIATE and no result MAX_INT, so none can take long or take memory.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import operator
 import re
 from functools import cache
 from typing import Any
+
+from cnnc.spec.limits import MAX_EXPRESSION, MAX_INT, MAX_INTERMEDIATE
 
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NAME_PREFIX = "__arg_"  # `$x` parses as the name __arg_x, so a bare `x` can be told apart
@@ -67,7 +73,21 @@ def substitute(value: Any, args: dict[str, Any]) -> Any:
     whole = _WHOLE_ARG.fullmatch(value)
     if whole:
         return _lookup(whole.group(1), args)
-    return _evaluate(_parse(value), args)
+    result = _evaluate(_parse(value), args)
+    if _is_number(result) and abs(result) > MAX_INT:
+        raise ExprError(f"`{value}` is {result:,}, larger than {MAX_INT:,}")
+    return result
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _small(value: Any, text: str) -> Any:
+    """`value`, refused when it is a number too large (or not finite) to be a size or a count."""
+    if _is_number(value) and not (abs(value) <= MAX_INTERMEDIATE):  # `not <=` catches nan too
+        raise ExprError(f"{text} is too large")
+    return value
 
 
 def _lookup(name: str, args: dict[str, Any]) -> Any:
@@ -78,6 +98,9 @@ def _lookup(name: str, args: dict[str, Any]) -> Any:
 
 @cache
 def _parse(text: str) -> ast.expr:
+    if len(text) > MAX_EXPRESSION:
+        raise ExprError(f"an expression may have at most {MAX_EXPRESSION} characters; this one has "
+                        f"{len(text)}")
     source = _ARG.sub(lambda m: _NAME_PREFIX + m.group(1), text)
     if "$" in source:
         raise ExprError(f"`$` must be followed by an argument name in `{text}`")
@@ -93,6 +116,8 @@ def _parse(text: str) -> ast.expr:
                             f"and `a if cond else b` are allowed")
         if isinstance(node, ast.Name) and not node.id.startswith(_NAME_PREFIX):
             raise ExprError(f"`{text}`: write arguments with a `$` (`${node.id}`)")
+        if isinstance(node, ast.Constant):
+            _small(node.value, f"the number in `{text}`")
     return tree
 
 
@@ -103,18 +128,21 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
         return _lookup(node.id[len(_NAME_PREFIX):], args)
     if isinstance(node, ast.BinOp):
         left, right = _evaluate(node.left, args), _evaluate(node.right, args)
+        symbol = _symbol(node.op)
+        if not (_is_number(left) and _is_number(right)):
+            raise ExprError(f"`{symbol}` needs two numbers, got {_typed(left)} and "
+                            f"{_typed(right)}")
         if isinstance(node.op, ast.Pow) and abs(right) > 64:
             raise ExprError("exponent too large")
         try:
-            return _BINARY[type(node.op)](left, right)
-        except (TypeError, ZeroDivisionError) as e:
-            raise ExprError(f"cannot compute {left!r} {_symbol(node.op)} {right!r}: {e}") from None
+            return _small(_BINARY[type(node.op)](left, right), f"{left!r} {symbol} {right!r}")
+        except (ZeroDivisionError, OverflowError) as e:
+            raise ExprError(f"cannot compute {left!r} {symbol} {right!r}: {e}") from None
     if isinstance(node, ast.UnaryOp):
         operand = _evaluate(node.operand, args)
-        try:
-            return _UNARY[type(node.op)](operand)
-        except TypeError as e:
-            raise ExprError(f"cannot apply a unary operator to {operand!r}: {e}") from None
+        if not isinstance(node.op, ast.Not) and not _is_number(operand):
+            raise ExprError(f"a sign needs a number, got {_typed(operand)}")
+        return _UNARY[type(node.op)](operand)
     if isinstance(node, ast.BoolOp):
         values = (_evaluate(v, args) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
@@ -122,16 +150,30 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
         left = _evaluate(node.left, args)
         for op, right_node in zip(node.ops, node.comparators):
             right = _evaluate(right_node, args)
-            try:
-                if not _COMPARE[type(op)](left, right):
-                    return False
-            except TypeError:
-                raise ExprError(f"cannot compare {left!r} with {right!r}") from None
+            ordered = not isinstance(op, (ast.Eq, ast.NotEq))
+            if ordered and not (_is_number(left) and _is_number(right)):
+                raise ExprError(f"cannot order {_typed(left)} and {_typed(right)}: `<` `<=` `>` "
+                                "`>=` compare numbers")
+            if not _COMPARE[type(op)](left, right):
+                return False
             left = right
         return True
     if isinstance(node, ast.IfExp):
         return _evaluate(node.body if _evaluate(node.test, args) else node.orelse, args)
     raise AssertionError(f"unexpected node {node!r}")  # _parse admits nothing else
+
+
+def _typed(value: Any) -> str:
+    kind = ("a number" if _is_number(value) else "a bool" if isinstance(value, bool) else
+            "a string" if isinstance(value, str) else "a list" if isinstance(value, list) else
+            "a mapping" if isinstance(value, dict) else "nothing" if value is None else
+            type(value).__name__)
+    return f"{_short(value)} ({kind})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _symbol(op: ast.operator) -> str:

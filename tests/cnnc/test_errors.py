@@ -51,16 +51,19 @@ layers:
   - {op: conv, out: eight, kernel: 3}
   - {op: maxpool, kernel: 2, ceil_mode: 1}
 """
-    assert errors(spec) == [("missing-attribute", 4, 5), ("unknown-attribute", 4, 24),
-                            ("type", 5, 21), ("type", 6, 41)]
+    # the misspelt `kernal` explains the missing `kernel`: one diagnostic says both
+    assert errors(spec) == [("unknown-attribute", 4, 24), ("type", 5, 21), ("type", 6, 41)]
     text = message(spec)
-    assert "did you mean 'kernel'?" in text
+    assert "did you mean 'kernel'? `conv` needs `kernel`" in text
     assert "`out` of `conv` must be an integer > 0; got 'eight'" in text
 
 
 def test_spec_level_keys():
-    assert errors("name: t\nlayers: [{op: relu}]\ninputs: [3]\n") == [
-        ("missing-attribute", 1, 1), ("unknown-attribute", 3, 1)]
+    assert errors("name: t\nlayers: [{op: relu}]\ninputs: [3]\n") == [("unknown-attribute", 3, 1)]
+    assert "did you mean 'input'? the spec needs `input`" in message(
+        "name: t\nlayers: [{op: relu}]\ninputs: [3]\n")
+    assert errors("name: t\nlayers: [{op: relu}]\nshape: [3]\n") == [
+        ("missing-attribute", 1, 1), ("unknown-attribute", 3, 1)]  # nothing close: both
 
 
 def test_unknown_reference_suggests_the_closest():

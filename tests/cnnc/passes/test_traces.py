@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cnnc
 from cnnc.ir import keys
 
@@ -69,3 +71,20 @@ def test_training_only_heads_count_in_params_not_in_inference_macs():
     assert aux.totals.params > main.totals.params
     assert [o for o in aux.outputs] == ["fc", "aux2.fc2", "aux1.fc2"]
     assert aux.totals.peak_activation_bytes == main.totals.peak_activation_bytes
+
+
+def test_the_widest_adaptive_bin_in_closed_form_is_the_widest_bin_walked():
+    from cnnc.ops.adaptive_avgpool import AdaptiveAvgPoolAttrs
+    from cnnc.ops.pooling import receptive_adaptive
+    for n in range(1, 40):
+        for m in range(1, 40):
+            walked = max(math.ceil((i + 1) * n / m) - (i * n) // m for i in range(m))
+            (window,) = receptive_adaptive(AdaptiveAvgPoolAttrs(op="adaptive_avgpool", size=m),
+                                           ((1, n),))
+            assert window.kernel == walked, (n, m)
+
+
+def test_a_billion_adaptive_bins_take_no_time():
+    c = cnnc.compile_text("name: t\ninput: [3, 8, 8]\nlayers:\n"
+                          "  - {op: adaptive_avgpool, size: 1000000000}\n")
+    assert c.output_shape == (3, 10**9, 10**9)

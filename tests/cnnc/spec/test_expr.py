@@ -110,8 +110,40 @@ def test_errors_in_arithmetic_are_expr_errors(text, args):
         substitute(text, args)
 
 
-def test_exponents_up_to_64_are_fine():
-    assert substitute("2 ** $n", {"n": 64}) == 2 ** 64
+def test_exponents_up_to_64_are_fine_and_results_stay_below_2_to_the_31():
+    assert substitute("2 ** $n // 2 ** 40", {"n": 64}) == 2 ** 24
+    assert substitute("2 ** 31 - 1 + $n", {"n": 0}) == 2 ** 31 - 1
+    with pytest.raises(ExprError, match="larger than 2,147,483,647"):
+        substitute("2 ** 31 + $n", {"n": 0})
+
+
+@pytest.mark.parametrize("text", [
+    "$n ** 64 ** 64", "(($n ** 64) ** 64) ** 64", "$n * 10 ** 30", "$f * 1e308 * 10",
+    "$n * 99999999999999999999999", "$n + 1e400",
+])
+def test_no_intermediate_grows_past_2_to_the_64(text):
+    with pytest.raises(ExprError, match="too large"):
+        substitute(text, {"n": 10, "f": 1.0})
+
+
+@pytest.mark.parametrize("text, args", [
+    ("$w * 1000000000", {"w": "ab"}), ("$w * 2", {"w": "w"}), ("2 * $w", {"w": "w"}),
+    ("$w + 'x'", {"w": "w"}), ("$xs * 3", {"xs": [1]}), ("$b + 1", {"b": True}),
+    ("-$w", {"w": "w"}), ("$w < 'z'", {"w": "a"}), ("$n > None", {"n": 1}),
+])
+def test_arithmetic_and_ordering_take_numbers_only(text, args):
+    with pytest.raises(ExprError, match="number"):
+        substitute(text, args)
+
+
+def test_strings_compare_equal_and_pick_branches():
+    assert substitute("$pad == 'same'", {"pad": "same"}) is True
+    assert substitute("'same' if $k > 1 else 'valid'", {"k": 3}) == "same"
+
+
+def test_an_expression_is_short():
+    with pytest.raises(ExprError, match="at most 400 characters"):
+        substitute("$a" + " + 1" * 200, {"a": 1})
 
 
 # --- comparisons and logic ---------------------------------------------------------------------
