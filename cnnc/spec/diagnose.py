@@ -63,7 +63,9 @@ def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _given(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    """A value as the user wrote it, cut to one readable line."""
+    text = f"'{value}'" if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _locate(model: type[BaseModel], loc: tuple) -> tuple[tuple, type[BaseModel], str]:
