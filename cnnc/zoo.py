@@ -28,8 +28,12 @@ def resolve_spec(name_or_path: str) -> Path:
     zoo = zoo_dir() / f"{name_or_path}.yaml"
     if "/" not in name_or_path and zoo.is_file():
         return zoo
-    if path.is_dir():
+    if not name_or_path.strip():
+        message = "no spec given: name a YAML file or a zoo model"
+    elif path.is_dir():
         message = f"'{name_or_path}' is a directory, not a spec file"
+    elif path.exists():
+        message = f"'{name_or_path}' is not a regular file (a device or a pipe), not a spec file"
     else:
         message = f"no spec file '{name_or_path}' and no zoo model of that name"
     close = difflib.get_close_matches(path.stem, zoo_names(), n=3)

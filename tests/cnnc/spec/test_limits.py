@@ -83,9 +83,9 @@ def test_an_unreadable_file_is_an_input_error(tmp_path):
     assert kinds(compile_file, spec) == ["input"]
 
 
-def test_a_directory_or_a_missing_file_is_an_input_error(tmp_path):
-    assert kinds(compile_file, tmp_path) == ["input"]
-    assert kinds(compile_file, tmp_path / "nope.yaml") == ["input"]
+def test_a_directory_a_device_nothing_or_a_missing_file_is_an_input_error(tmp_path):
+    for path in (tmp_path, "/dev/null", "", tmp_path / "nope.yaml"):
+        assert kinds(compile_file, path) == ["input"]
 
 
 @pytest.mark.parametrize("shape", [(0, 32, 32), (-1, 32, 32), (1, 2**31, 2), (1.5, 32, 32),
