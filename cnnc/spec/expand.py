@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from cnnc.errors import Diagnostic, Span, SpecError, did_you_mean
 from cnnc.ops import RULES
 from cnnc.ops.base import LayerAttrs
+from cnnc.spec.block_checks import check_blocks
 from cnnc.spec.diagnose import diagnose
-from cnnc.spec.expr import ExprError, arg_names, substitute
+from cnnc.spec.expr import ExprError, substitute
 from cnnc.spec.limits import MAX_LAYERS
 from cnnc.spec.load import Path, SourceMap
 from cnnc.spec.schema import LAYER, RESERVED_NAMES, BlockCall, SpecDoc
@@ -106,48 +107,6 @@ class _Expander:
             self.source.value(path), call_notes(calls),
             "if the network really is that large, raise the limit: --max-layers N, or "
             "max_layers=N in Python")])
-
-    # --- static checks of block definitions ---------------------------------------------------
-
-    def check_blocks(self) -> None:
-        """Check every block once, whether or not an instance reaches it: unknown `$names` and
-        blocks that instantiate themselves."""
-        calls: dict[str, list[tuple[str, Path]]] = {}
-        for name, block in self.doc.blocks.items():
-            calls[name] = []
-            for j, (arg, default) in enumerate(block.args.items()):
-                earlier = list(block.args)[:j]
-                for used in sorted(set(arg_names(default)) - set(earlier)):
-                    self.error("block-arg", f"the default of `{arg}` uses `${used}`, which is not "
-                                            f"an earlier argument of `{name}`",
-                               ("blocks", name, "args", arg),
-                               hint="a default may use the arguments declared before it")
-                    self.bad_blocks.add(name)
-            for k, entry in enumerate(block.layers):
-                path = ("blocks", name, "layers", k)
-                if not isinstance(entry, dict):
-                    continue
-                if isinstance(entry.get("block"), str):
-                    calls[name].append((entry["block"], path + ("block",)))
-                for key, value in entry.items():
-                    known = set(block.args) | ({"i"} if "repeat" in entry and "block" in entry
-                                               and key not in ("repeat", "from", "if") else set())
-                    for arg in sorted(set(arg_names(value)) - known):
-                        hint = did_you_mean(arg, block.args) or (
-                            f"`{name}` takes: {', '.join('$' + a for a in block.args)}"
-                            if block.args else f"declare it under `blocks: {name}: args:`")
-                        self.error("block-arg", f"block `{name}` has no argument `${arg}`",
-                                   path + (key,), hint=hint)
-                        self.bad_blocks.add(name)
-        for start, uses in calls.items():
-            cycle = _find_cycle(start, calls)
-            if cycle and cycle[0] == start and start == min(cycle[:-1]):
-                path = next(p for b, p in uses if b == cycle[1])
-                self.error("recursion", f"block `{start}` instantiates itself: "
-                                        f"{' -> '.join(cycle)}", path,
-                           hint="blocks may use other blocks, but not in a loop")
-            if cycle:
-                self.bad_blocks.add(start)
 
     # --- expansion ---------------------------------------------------------------------------
 
@@ -413,20 +372,6 @@ class _Expander:
         self.error("reference", f"unknown layer '{ref.name}' {where}", ref.path, hint=hint)
 
 
-def _find_cycle(start: str, calls: dict[str, list[tuple[str, Path]]]) -> list[str] | None:
-    """A path of block calls from `start` back to `start`, if there is one."""
-    stack, seen = [(start, [start])], set()
-    while stack:
-        name, trail = stack.pop()
-        for callee, _ in calls.get(name, ()):
-            if callee == start:
-                return trail + [start]
-            if callee not in seen:
-                seen.add(callee)
-                stack.append((callee, trail + [callee]))
-    return None
-
-
 def call_notes(calls: tuple[CallSite, ...]) -> tuple[tuple[Span | None, str], ...]:
     return tuple((site.span, f"in '{site.instance}', an instance of block `{site.block}`")
                  for site in reversed(calls))
@@ -436,7 +381,7 @@ def expand(doc: SpecDoc, source: SourceMap, max_layers: int = MAX_LAYERS) -> Net
     """The flat network a spec describes; raises SpecError/GraphError with every problem found,
     or at once when the network grows past `max_layers` layers."""
     ex = _Expander(doc, source, max_layers)
-    ex.check_blocks()
+    ex.bad_blocks = check_blocks(doc, ex.error)
     top = _Scope("")
     top.names[INPUT_ID] = INPUT_ID
     last = ex.scope(doc.layers, ("layers",), top, INPUT_ID, {}, (), False, ())

@@ -39,7 +39,7 @@ def main() -> int:
         t = time.perf_counter()
         try:
             end = outcome(text, file)
-        except Exception as e:  # a defect: anything but success or a located CnncError
+        except Exception as e:  # noqa: BLE001 (a defect: anything but success or a located CnncError)
             end = "DEFECT"
             defects.append((index, name, mutation, "".join(traceback.format_exception_only(e))))
         times.append((time.perf_counter() - t, index, name, mutation))
@@ -51,7 +51,7 @@ def main() -> int:
           f"{peak:.0f} MiB")
     print("ended in: " + ", ".join(f"{k} {v}" for k, v in ends.most_common()))
     times.sort(reverse=True)
-    print(f"slowest: " + ", ".join(f"{t * 1000:.0f} ms ({n}, {m}, {args.seed}:{i})"
+    print("slowest: " + ", ".join(f"{t * 1000:.0f} ms ({n}, {m}, {args.seed}:{i})"
                                    for t, i, n, m in times[:5]))
     print(f"cases over 1 s: {sum(t > 1 for t, *_ in times)}")
     for index, name, mutation, error in defects:

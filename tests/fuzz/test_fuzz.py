@@ -59,8 +59,8 @@ def test_hostile_specs_are_refused_within_bounded_memory(tmp_path):
         f.truncate(50 << 20)  # 50 MB, refused by its size before it is read
     paths = [str(p) for p in sorted(CORPUS.glob("limit_*.yaml"))] + [
         str(CORPUS / "expression_string_arithmetic.yaml"), str(huge)]
-    done = subprocess.run([sys.executable, "-c", MEASURE, *paths], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", MEASURE, *paths], check=False,
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["ends"].pop("adaptive") == 10**9
