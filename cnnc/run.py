@@ -2,9 +2,10 @@
 evaluate or predict. Everything here is glue between the command line and runtime/; the loop,
 the data sets and the metrics live there.
 
-Exit codes (as in cnnc/cli.py): 0 done, 1 a spec, data or checkpoint error, 2 usage; a training
-run that diverged exits 4 and one stopped by Ctrl-C exits 130 (both after saying where the last
-good checkpoint is).
+Exit codes (as in cnnc/cli.py): 0 done, 1 a spec, data or checkpoint error, or a model or batch
+too big for the memory available, 2 usage (option values and output paths, checked before any
+data loads); a training run that diverged exits 4 and one stopped by Ctrl-C exits 130 (both
+after saying where the last good checkpoint is).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,8 +26,18 @@ from cnnc.lower import lower
 from runtime import checkpoint, metrics
 from runtime.data import DataError, Dataset, fit_to_input, load_dataset, normalise, standardise
 from runtime.device import DeviceError, array_module, to_host
+from runtime.memory_check import check_activations
 from runtime.model import Model
-from runtime.train import CHECKPOINT, Data, RunError, TrainConfig, evaluate, load_weights, train
+from runtime.train import (
+    CHECKPOINT,
+    EVAL_BATCH,
+    Data,
+    RunError,
+    TrainConfig,
+    evaluate,
+    load_weights,
+    train,
+)
 
 DIVERGED, INTERRUPTED = 4, 130
 SIDE_BY_SIDE = 4  # examples in the segmentation overview picture
@@ -68,14 +80,17 @@ def _train(args: argparse.Namespace) -> int:
     shape = _shape_option(args)
     resume_meta = None
     if args.resume is not None:
-        resume_meta = checkpoint.load(args.resume)[1]
+        resume_meta = _load(args.resume)[1]
         shape = shape or _meta_shape(resume_meta)
     compiled = compile_file(args.spec, shape)
+    out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
+    _writable_dir(out)
     config = _config(args, resume_meta)
     model = Model(lower(compiled, device=args.device), xp=array_module(args.device),
                   seed=config.seed)
+    _check_batch(model, config.batch_size, training=True)
+    _check_batch(model, EVAL_BATCH, training=False)  # each epoch ends with a test pass
     data = _data(args.data, compiled, config.seed)
-    out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
     print(f"{compiled.name}: {compiled.totals.params:,} parameters, input "
           f"{_fmt(compiled.input_shape)}; {args.data}: {len(data.x_train):,} training and "
           f"{len(data.x_test):,} test examples, {len(data.classes)} classes; writing {out}/",
@@ -144,7 +159,7 @@ def _trained(args: argparse.Namespace) -> tuple[Compiled, Model, dict[str, str],
     class names; a plain weights file (`cnnc import`) none of them."""
     if args.weights is None:
         raise RunUsage(f"--{'eval' if args.eval else 'infer'} needs --weights CHECKPOINT")
-    tensors, meta = checkpoint.load(args.weights)
+    tensors, meta = _load(args.weights)
     shape = _shape_option(args) or _meta_shape(meta)
     compiled = compile_file(args.spec, shape)
     model = Model(lower(compiled, device=args.device), xp=array_module(args.device))
@@ -160,6 +175,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not args.data:
         raise RunUsage("--eval needs --data DATASET")
     compiled, model, meta, mean, std, classes = _trained(args)
+    _check_batch(model, EVAL_BATCH, training=False)
     ds = fit_to_input(load_dataset(args.data, _seed(args, meta)), compiled.input_shape)
     ds = dataclasses.replace(ds, x_test=standardise(ds.x_test, mean, std))
     _check_output(compiled, ds)
@@ -178,19 +194,25 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _infer(args: argparse.Namespace) -> int:
     compiled, model, meta, mean, std, classes = _trained(args)
+    paths = [Path(p) for p in (args.input or [])]
+    if not (args.data or paths):
+        raise RunUsage("--infer needs files (--input a.png b.npy ...) or --data DATASET")
+    if len(compiled.output_shape) > 1:  # class scores per pixel: masks go to --out
+        _writable_dir(args.out or Path("masks"))
+    elif args.output is not None:
+        _writable_file(args.output)
+    # Files hold at least one example each; a data set's test split is assumed to fill a batch.
+    _check_batch(model, EVAL_BATCH if args.data else min(EVAL_BATCH, len(paths)), training=False)
     truth = None
     if args.data:
         ds = fit_to_input(load_dataset(args.data, _seed(args, meta)), compiled.input_shape)
         names, x, truth = [f"{args.data}:test:{i}" for i in range(len(ds.x_test))], ds.x_test, \
             ds.y_test
     else:
-        paths = [Path(p) for p in (args.input or [])]
-        if not paths:
-            raise RunUsage("--infer needs files (--input a.png b.npy ...) or --data DATASET")
         names, x = _read_inputs(paths, compiled.input_shape)
     probabilities = []
-    for a in range(0, len(x), 256):
-        logits = to_host(model.forward(standardise(x[a:a + 256], mean, std)))
+    for a in range(0, len(x), EVAL_BATCH):
+        logits = to_host(model.forward(standardise(x[a:a + EVAL_BATCH], mean, std)))
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities.append(z / z.sum(axis=1, keepdims=True))
     p = np.concatenate(probabilities)
@@ -301,6 +323,44 @@ def _fit_one(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 # Small helpers ----------------------------------------------------------------------------
+
+def _load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """checkpoint.load, with a note when the file has no checksum to verify its data by."""
+    tensors, meta = checkpoint.load(path)
+    if checkpoint.CHECKSUM not in meta:
+        print(f"cnnc run: note: {path} has no checksum (not written by cnnc); its data is not "
+              "verified", file=sys.stderr)
+    return tensors, meta
+
+
+def _check_batch(model: Model, batch: int, training: bool) -> None:
+    check_activations(model.plan, model.xp, batch, model.dtype.itemsize, training)
+
+
+def _writable_dir(path: Path) -> None:
+    """Check that the --out directory can be made and written to, without making it (RunUsage
+    if not), so a run fails before its work rather than when it first saves."""
+    if path.exists() and not path.is_dir():
+        raise RunUsage(f"--out '{path}' is a file; name a directory (it is made if missing)")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise RunUsage(f"--out '{path}': '{existing}' is a file, so no directory can be made "
+                       "there; name another directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunUsage(f"--out '{path}': permission denied in '{existing}'; name a directory "
+                       "you can write to")
+
+
+def _writable_file(path: Path) -> None:
+    """Check that the --output file can be written, without making it (RunUsage if not)."""
+    if path.is_dir():
+        raise RunUsage(f"--output '{path}' is a directory; name a file in it, e.g. "
+                       f"'{path / 'predictions.csv'}'")
+    if not path.parent.is_dir():
+        raise RunUsage(f"--output '{path}': there is no directory '{path.parent}'")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise RunUsage(f"--output '{path}': permission denied; name a file you can write")
+
 
 def _shape_option(args: argparse.Namespace) -> tuple[int, ...] | None:
     """--input as a shape (3x32x32) in --train and --eval; in --infer it names files."""

@@ -5,10 +5,16 @@ a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__":
 then the raw little-endian data. Tensors are written in the order given and read back in data
 order, so a file keeps definition order. Writes are atomic: a temporary file in the same
 directory is renamed over the target, so a crash never leaves a half-written checkpoint.
+
+`save` stores the SHA-256 of the data section (every byte after the header) in the metadata
+under CHECKSUM, and `load` refuses a file whose data no longer matches it: a flipped bit would
+otherwise load as a wrong weight without a word. Files written elsewhere have no checksum and
+still load; the metadata then lacks CHECKSUM, so a caller can say that nothing was verified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -24,6 +30,7 @@ DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int
           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 MAX_HEADER = 100 << 20  # the reference implementation's limit
+CHECKSUM = "data_sha256"  # metadata key: hex SHA-256 of the data section
 
 
 class CheckpointError(ValueError):
@@ -32,18 +39,21 @@ class CheckpointError(ValueError):
 
 def save(path: str | Path, tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None
          ) -> None:
-    """Write `tensors` (name -> array, any array with `__array__`) to a .safetensors file."""
-    header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
-    arrays, offset = [], 0
+    """Write `tensors` (name -> array, any array with `__array__`) to a .safetensors file,
+    with `metadata` and the data's checksum."""
+    entries: dict[str, Any] = {}
+    arrays, offset, digest = [], 0, hashlib.sha256()
     for name, value in tensors.items():
         a = np.ascontiguousarray(np.asarray(value))
         if a.dtype not in CODES:
             raise TypeError(f"'{name}': safetensors has no dtype for {a.dtype}")
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)
-        header[name] = {"dtype": CODES[a.dtype.newbyteorder("=")], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
+        entries[name] = {"dtype": CODES[a.dtype.newbyteorder("=")], "shape": list(a.shape),
+                         "data_offsets": [offset, offset + a.nbytes]}
         arrays.append(a)
+        digest.update(a.data)  # the bytes written below, in the same order
         offset += a.nbytes
+    header = {"__metadata__": dict(metadata or {}) | {CHECKSUM: digest.hexdigest()}} | entries
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # keep the data 8-byte aligned
     path = Path(path)
@@ -63,7 +73,9 @@ def save(path: str | Path, tensors: Mapping[str, Any], metadata: Mapping[str, st
 
 
 def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors in data order, metadata) of a .safetensors file; CheckpointError if broken."""
+    """(tensors in data order, metadata) of a .safetensors file; CheckpointError if broken or
+    if its data does not match the checksum in its metadata (metadata without CHECKSUM: not
+    verified)."""
     path = Path(path)
     try:
         blob = path.read_bytes()
@@ -88,7 +100,8 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     for name, entry in entries:
         begin, stop = _offsets(path, (name, entry))
         dtype, shape = DTYPES.get(entry.get("dtype")), entry.get("shape")
-        if dtype is None or not isinstance(shape, list):
+        if dtype is None or not (isinstance(shape, list)
+                                 and all(isinstance(d, int) and d >= 0 for d in shape)):
             raise CheckpointError(f"{path}: tensor '{name}' has an unknown dtype or no shape")
         if begin != end or stop > len(data) or stop - begin != math.prod(shape) * np.dtype(
                 dtype).itemsize:
@@ -100,6 +113,10 @@ def load(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     if end != len(data):
         raise CheckpointError(f"{path}: {len(data) - end} bytes after the last tensor "
                               "(corrupt file)")
+    if CHECKSUM in metadata and hashlib.sha256(data).hexdigest() != metadata[CHECKSUM]:
+        raise CheckpointError(f"{path}: tensor data does not match its checksum: the file is "
+                              "corrupt (changed after it was written); use another copy or "
+                              "write it again")
     return tensors, metadata
 
 

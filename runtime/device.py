@@ -11,6 +11,7 @@ step ahead of use.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
@@ -66,6 +67,25 @@ def on_gpu(xp: ModuleType) -> bool:
 
 def device_name(xp: ModuleType) -> str:
     return "gpu" if on_gpu(xp) else "cpu"
+
+
+def available_memory(xp: ModuleType) -> int | None:
+    """Bytes a new allocation on `xp`'s device can get without swapping, or None if unknown:
+    the GPU's free memory (with the blocks CuPy's pool holds for reuse), or the host's
+    MemAvailable (Linux's estimate, which counts reclaimable caches), else its free pages."""
+    if on_gpu(xp):
+        return xp.cuda.runtime.memGetInfo()[0] + xp.get_default_memory_pool().free_bytes()
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # the file's unit is kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf, or no such name here
+        return None
 
 
 def to_host(a: Any) -> numpy.ndarray:

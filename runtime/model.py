@@ -19,6 +19,7 @@ from runtime import executor
 from runtime.fold import fold, transform
 from runtime.host_memory import keep_freed_memory
 from runtime.kernels import KERNELS
+from runtime.memory_check import check_params
 from runtime.plan import Plan, Tensor
 
 
@@ -28,7 +29,8 @@ class Model:
     Parameters and state are arrays of `dtype` on `xp`, by Tensor name. Write them through
     `set` (or `load`) so the folded inference weights are recomputed; an optimizer that updates
     `params` in place calls `changed()`. A model on NumPy makes the process keep freed memory
-    for reuse (runtime/host_memory.py).
+    for reuse (runtime/host_memory.py). A plan whose parameters cannot fit in the memory
+    available raises MemoryLimitError before anything is allocated.
     """
 
     def __init__(self, plan: Plan, xp: ModuleType = numpy, dtype: Any = "float32",
@@ -38,6 +40,7 @@ class Model:
             keep_freed_memory()
         self.rng = xp.random.default_rng(seed)
         self.draws = any(getattr(KERNELS[s.op], "USES_RNG", False) for s in plan.training.steps)
+        check_params(plan, xp, self.dtype.itemsize)  # before the first array is made
         init_rng = numpy.random.default_rng(seed)
         self.params = {t.name: self._init(t, init_rng) for t in plan.params}
         self.state = {t.name: self._init(t, init_rng) for t in plan.state}

@@ -2,9 +2,11 @@
 
 `fit_to_input` changes data only where the intent is plain: a small even border of zeros
 (28x28 digits into LeNet-5's 32x32, its classic 2-pixel margin), a bilinear resize of 2-D images
-otherwise, and gray to RGB by repeating the channel. Everything else (stretching 1-D signals,
-dropping colour, changing the number of spatial axes) changes what the data means, so it is
-refused with a message that names both shapes.
+otherwise, gray to RGB by repeating the channel, and dropping a channel axis of 1 in front of
+samples already shaped like the input (an npz `x` of (N, 1, 40), read as one-row images, for a
+spec's [1, 40]). Everything else (stretching 1-D signals, dropping colour, changing the number
+of spatial axes) changes what the data means, so it is refused with a message that names both
+shapes, and for an npz file the shapes of `x` that would fit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dataclasses
 import numpy as np
 
 from runtime.data.dataset import DataError, Dataset
+from runtime.data.npz import x_shapes
 
 MAX_BORDER = 0.25  # a zero border may add at most this fraction of the size; more is a resize
 
@@ -66,18 +69,24 @@ def fit_to_input(ds: Dataset, input_shape: tuple[int, ...]) -> Dataset:
     have, want = tuple(ds.x_train.shape[1:]), tuple(input_shape)
     if have == want:
         return dataclasses.replace(ds)
+    if have == (1, *want) and ds.task == "classify":  # per-pixel labels would lose their rows
+        return dataclasses.replace(ds, x_train=ds.x_train[:, 0], x_test=ds.x_test[:, 0])
     head = f"the spec's input is {fmt(want)} but '{ds.name}' samples are {fmt(have)}"
+    # npz files are the source whose layout a user chooses
+    shapes = (f"; an npz `x` for this spec has shape {x_shapes(want)}"
+              if ds.name.startswith("npz:") else "")
     if len(have) != len(want):
         kinds = {2: "1-D signals", 3: "2-D images", 4: "3-D volumes"}
         raise DataError(f"{head}: {kinds.get(len(have), 'this data')} cannot feed a network "
                         f"built for {kinds.get(len(want), 'other data')}; set `input` to "
-                        f"{fmt(have)} or choose a dataset of that kind")
+                        f"{fmt(have)} or choose a dataset of that kind{shapes}")
     (c, *space), (c_want, *space_want) = have, want
     if c != c_want and not (c == 1 and c_want == 3):
         fix = ("convert the images to grayscale first, or set `input` to "
                f"{fmt((c, *space_want))}" if c == 3 and c_want == 1
                else f"set `input` to {fmt((c, *space_want))}")
-        raise DataError(f"{head}: {c} channels cannot become {c_want} without guessing; {fix}")
+        raise DataError(f"{head}: {c} channels cannot become {c_want} without guessing; "
+                        f"{fix}{shapes}")
     if space != space_want and len(space) != 2:
         raise DataError(f"{head}: resizing {'1-D signals' if len(space) == 1 else 'volumes'} "
                         f"would change what they mean; set `input` to {fmt((c_want, *space))}")

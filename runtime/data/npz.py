@@ -6,8 +6,10 @@ read by its number of dimensions: (N, L) 1-D signals and (N, H, W) grayscale ima
 channel axis; (N, H, W, 1|3) images in Keras/TensorFlow order (a last axis of 1 or 3 and a
 second that is neither) become (N, C, H, W); other 4-D and 5-D arrays are channels-first. A
 `layout` entry (one of LAYOUTS, e.g. "NCL" for multi-channel 1-D signals) overrides the guess.
-uint8 pixels are scaled to [0, 1]; other values are taken as they are. y (N,) holds class ids;
-y (N, H, W) per-pixel ids make a segmentation set.
+A 3-D x that holds a spec's (C, L) signals is read as (N, 1, C, L) images, which
+`fit_to_input` turns back into (N, C, L). uint8 pixels are scaled to [0, 1]; other values are
+taken as they are. y (N,) holds class ids; y (N, H, W) per-pixel ids make a segmentation set.
+Every array needs at least one example and no empty axis, and so does each split.
 """
 
 from __future__ import annotations
@@ -29,6 +31,27 @@ def guess_layout(shape: tuple[int, ...]) -> str | None:
     if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
         return "NHWC"
     return {2: "NL", 3: "NHW", 4: "NCHW", 5: "NCDHW"}.get(len(shape))
+
+
+def x_shapes(input_shape: tuple[int, ...]) -> str:
+    """The shapes of an `x` that fit a spec's input (C, *spatial), as text: "(N, 40) or
+    (N, 1, 40)" for [1, 40]; shapes that need a `layout` entry only when no other fits."""
+    c, *space = input_shape
+    fits: list[tuple[int, ...]] = []
+    for sample in ((*space,), (c, *space), (*space, c)):
+        shape = (2, *sample)  # any N: the guess does not read it
+        layout = guess_layout(shape)
+        if layout is None or sample in fits:
+            continue
+        axes = LAYOUTS[layout]
+        read = (1, *sample) if axes is None else tuple(shape[a] for a in axes[1:])
+        # fit_to_input also takes samples of the spec's shape behind a channel axis of 1
+        if read in (tuple(input_shape), (1, *input_shape)):
+            fits.append(sample)
+    text = ["(N, " + ", ".join(map(str, sample)) + ")" for sample in fits or [input_shape]]
+    if not fits:
+        return f"{text[0]} with a `layout` entry"
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " or " + text[-1]
 
 
 def inputs(x: np.ndarray, layout: str | None, where: str) -> np.ndarray:
@@ -85,6 +108,11 @@ def load(path: str, seed: int = 0) -> Dataset:
                         f"`y_test`, `classes`); found keys: {found}")
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{where}: `x_test` and `y_test` come together; found keys: {found}")
+    for key in ("x", "y", "x_test", "y_test"):
+        if key in arrays and (arrays[key].ndim == 0 or arrays[key].size == 0):
+            raise DataError(f"{where}: `{key}` has shape {arrays[key].shape}, which holds no "
+                            "data; expected one entry per example along the first axis, at "
+                            "least one example, and no axis of size 0")
     layout = str(arrays["layout"]) if "layout" in arrays else None
     x = inputs(arrays["x"], layout, where)
     y = targets(arrays["y"], x, where)
@@ -96,6 +124,10 @@ def load(path: str, seed: int = 0) -> Dataset:
                             f"samples {x.shape[1:]}; both splits need one shape")
     else:
         train, test = split_indices(y, seed)
+        if len(test) == 0:
+            raise DataError(f"{where}: {len(y)} examples leave none for a test split (a class "
+                            "needs two to give one); add examples, or give `x_test` and "
+                            "`y_test`")
         x, y, x_test, y_test = x[train], y[train], x[test], y[test]
     if "classes" in arrays:
         classes = [str(c) for c in arrays["classes"].ravel()]

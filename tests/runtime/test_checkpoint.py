@@ -1,6 +1,7 @@
 """Safetensors files: round trips, interoperability with the reference library, atomic writes
 and clear errors on broken files."""
 
+import hashlib
 import json
 import struct
 
@@ -22,7 +23,8 @@ def test_round_trip_keeps_values_dtypes_order_and_metadata(tmp_path):
     path = tmp_path / "m.safetensors"
     checkpoint.save(path, tensors(), {"spec": "lenet5"})
     back, meta = checkpoint.load(path)
-    assert list(back) == list(tensors()) and meta == {"spec": "lenet5"}
+    assert list(back) == list(tensors()) and meta.keys() == {"spec", checkpoint.CHECKSUM}
+    assert meta["spec"] == "lenet5"
     for name, value in tensors().items():
         assert back[name].dtype == value.dtype
         np.testing.assert_array_equal(back[name], value)
@@ -47,6 +49,48 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
         checkpoint.save(path, {"ok": np.ones(2), "bad": np.array(["text"])})
     assert set(checkpoint.load(path)[0]) == set(tensors())
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def plain(path, arrays):
+    """A safetensors file as other tools write it: no checksum in the metadata."""
+    header, data = {"__metadata__": {"k": "v"}}, b""
+    for name, a in arrays.items():
+        header[name] = {"dtype": checkpoint.CODES[a.dtype], "shape": list(a.shape),
+                        "data_offsets": [len(data), len(data) + a.nbytes]}
+        data += a.tobytes()
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
+
+
+def test_flipped_data_bytes_are_refused_by_the_checksum(tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, tensors(), {"spec": "lenet5"})
+    blob = bytearray(path.read_bytes())
+    blob[-5] ^= 0xFF  # inside the last tensor's data; the header is intact
+    path.write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError) as e:
+        checkpoint.load(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}: tensor data does not match its checksum: the file is "
+                              "corrupt") and "\n" not in message
+
+
+def test_a_file_without_a_checksum_loads_and_says_it_is_unverified(tmp_path):
+    path = tmp_path / "theirs.safetensors"
+    plain(path, tensors())
+    back, meta = checkpoint.load(path)
+    assert meta == {"k": "v"} and checkpoint.CHECKSUM not in meta
+    for name, value in tensors().items():
+        np.testing.assert_array_equal(back[name], value)
+
+
+def test_the_checksum_covers_exactly_the_data_section(tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(path, tensors())
+    blob = path.read_bytes()
+    (size,) = struct.unpack("<Q", blob[:8])
+    meta = json.loads(blob[8:8 + size])["__metadata__"]
+    assert meta[checkpoint.CHECKSUM] == hashlib.sha256(blob[8 + size:]).hexdigest()
 
 
 def corrupt(path, how):

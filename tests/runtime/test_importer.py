@@ -106,3 +106,18 @@ def test_cnnc_import_prints_the_mapping_and_writes_a_checkpoint(tmp_path, capsys
     np.savez(weights, **{k: v for k, v in torch_style().items() if "classifier" not in k})
     assert main(["import", str(spec), str(weights)]) == 1
     assert "end after 5 tensors; 'fc.weight'" in capsys.readouterr().err
+
+
+def test_cnnc_import_refuses_a_corrupt_checkpoint(tmp_path, capsys):
+    from cnnc.cli import main
+    spec, weights = tmp_path / "small.yaml", tmp_path / "w.safetensors"
+    spec.write_text(SPEC)
+    checkpoint.save(weights, torch_style())
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 0x80  # the data changes, the header does not
+    weights.write_bytes(bytes(blob))
+    assert main(["import", str(spec), str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"cnnc import: error: {weights}: tensor data does not match its checksum: the "
+                   "file is corrupt (changed after it was written); use another copy or write it "
+                   "again\n")

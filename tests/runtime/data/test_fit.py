@@ -126,6 +126,30 @@ def test_images_cannot_feed_a_one_dimensional_network():
         fit_to_input(images(), (1, 784))
 
 
+def test_samples_of_the_input_shape_behind_a_channel_axis_of_one_fit():
+    ds = images((1, 4, 40))  # an npz x of (N, 4, 40) read as one-channel images
+    out = fit_to_input(ds, (4, 40))
+    assert out.x_train.shape == (5, 4, 40) and out.x_test.shape == (3, 4, 40)
+    np.testing.assert_array_equal(out.x_train, ds.x_train[:, 0])
+    with pytest.raises(DataError, match="cannot feed"):  # per-pixel labels keep their rows
+        fit_to_input(scenes((1, 4, 40)), (4, 40))
+
+
+def test_an_npz_of_the_wrong_layout_is_told_the_shapes_that_fit():
+    with pytest.raises(DataError) as e:
+        fit_to_input(images((1, 5, 40), name="npz:sig.npz"), (1, 40))
+    assert str(e.value) == ("the spec's input is [1, 40] but 'npz:sig.npz' samples are "
+                            "[1, 5, 40]: 2-D images cannot feed a network built for 1-D signals; "
+                            "set `input` to [1, 5, 40] or choose a dataset of that kind; an npz "
+                            "`x` for this spec has shape (N, 40) or (N, 1, 40)")
+    with pytest.raises(DataError, match=r"set `input` to \[1, 40\]; an npz `x` for this spec "
+                                        r"has shape \(N, 2, 40\)$"):
+        fit_to_input(images((1, 40), name="npz:sig.npz"), (2, 40))
+    with pytest.raises(DataError) as e:  # other sources: the user does not choose the layout
+        fit_to_input(images((1, 5, 40)), (1, 40))
+    assert "npz" not in str(e.value)
+
+
 def test_volumes_are_not_resized():
     with pytest.raises(DataError, match="resizing volumes would change what they mean"):
         fit_to_input(images((1, 4, 4, 4)), (1, 8, 8, 8))

@@ -1,9 +1,12 @@
 """`npz:PATH` archives (runtime/data/npz.py): round trips, layouts and refusals."""
 
+import re
+
 import numpy as np
 import pytest
 
-from runtime.data import DataError, load_dataset
+from runtime.data import DataError, fit_to_input, load_dataset
+from runtime.data.npz import x_shapes
 
 
 def save(tmp_path, **arrays):
@@ -105,3 +108,46 @@ def test_a_missing_or_corrupt_file_is_a_data_error(tmp_path):
     np.save(tmp_path / "one.npy", np.zeros((3, 4)))
     with pytest.raises(DataError, match=r"one.npy: holds one array, not an archive; save the inputs"):
         load_dataset(f"npz:{tmp_path / 'one.npy'}")
+
+
+@pytest.mark.parametrize("arrays, key, shape", [
+    ({"x": np.zeros((0, 40)), "y": np.zeros(0, int)}, "x", (0, 40)),  # was NumPy's message
+    ({"x": np.zeros((10, 40)), "y": np.zeros(0, int)}, "y", (0,)),
+    ({"x": np.zeros((10, 0)), "y": np.zeros(10, int)}, "x", (10, 0)),
+    ({"x": np.zeros((4, 5)), "y": np.zeros(4, int), "x_test": np.zeros((0, 5)),
+      "y_test": np.zeros(0, int)}, "x_test", (0, 5)),
+    ({"x": np.zeros((4, 5)), "y": np.array(3)}, "y", ()),
+])
+def test_empty_arrays_are_named(tmp_path, arrays, key, shape):
+    source = save(tmp_path, **arrays)
+    with pytest.raises(DataError) as e:
+        load_dataset(source)
+    assert str(e.value) == (f"{source}: `{key}` has shape {shape}, which holds no data; expected "
+                            "one entry per example along the first axis, at least one example, "
+                            "and no axis of size 0")
+
+
+def test_too_few_examples_to_hold_out_a_test_split_are_refused(tmp_path):
+    with pytest.raises(DataError, match="3 examples leave none for a test split .* give "
+                                        "`x_test` and `y_test`"):
+        load_dataset(save(tmp_path, x=np.ones((3, 5)), y=np.array([0, 1, 2])))
+
+
+@pytest.mark.parametrize("input_shape, shapes", [
+    ((1, 40), "(N, 40) or (N, 1, 40)"),
+    ((4, 40), "(N, 4, 40)"),
+    ((1, 28, 28), "(N, 28, 28), (N, 1, 28, 28) or (N, 28, 28, 1)"),
+    ((3, 32, 32), "(N, 3, 32, 32) or (N, 32, 32, 3)"),
+    ((2, 4, 4, 4), "(N, 2, 4, 4, 4)"),
+    ((5, 32, 3), "(N, 5, 32, 3) with a `layout` entry"),  # the guess reads it as NHWC
+])
+def test_the_shapes_of_x_that_fit_a_spec(input_shape, shapes):
+    assert x_shapes(input_shape) == shapes
+
+
+@pytest.mark.parametrize("input_shape", [(1, 40), (4, 40), (1, 28, 28), (3, 32, 32)])
+def test_every_shape_named_as_fitting_does_fit(tmp_path, input_shape):
+    for dims in re.findall(r"\(N, ([\d, ]+)\)", x_shapes(input_shape)):
+        x = np.ones((4, *map(int, dims.split(", "))))
+        ds = fit_to_input(load_dataset(save(tmp_path, x=x, y=np.arange(4) % 2)), input_shape)
+        assert ds.x_train.shape[1:] == input_shape, dims
