@@ -144,6 +144,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
                      help="cpu: NumPy; gpu: CuPy on a CUDA GPU (pip install 'cnnc[gpu]') (cpu)")
     run.add_argument("--threads", type=int, metavar="N",
                      help="CPU threads for the kernels and BLAS (all cores)")
+    run.add_argument("--max-layers", type=_positive, default=MAX_LAYERS, metavar="N",
+                     help=f"refuse a spec that expands to more than N layers ({MAX_LAYERS:,})")
     run.add_argument("--input", nargs="+", metavar="SHAPE|FILE",
                      help="--train/--eval: the input shape, e.g. 1x32x32 (a checkpoint keeps "
                           "its own); --infer: image files or .npy arrays")
@@ -264,10 +266,14 @@ def _import(args: argparse.Namespace) -> int:
         return 2
     compiled = compile_file(args.spec, input_shape=args.input)
     try:
-        mapping, arrays = map_state_dict(lower(compiled), read_arrays(args.weights))
+        source, verified = read_arrays(args.weights)
+        mapping, arrays = map_state_dict(lower(compiled), source)
     except (checkpoint.CheckpointError, WeightsError) as e:
         print(f"cnnc import: error: {e}", file=sys.stderr)
         return 1
+    if not verified:
+        print(f"cnnc import: note: {args.weights} has no checksum (not written by cnnc); its "
+              "data is not verified", file=sys.stderr)
     width = max(len(m.source) for m in mapping)
     for m in mapping:
         print(f"{m.source:<{width}}  ->  {m.target:<{width}}  {'x'.join(map(str, m.shape))}")

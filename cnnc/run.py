@@ -82,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         resume_meta = _load(args.resume)[1]
         shape = shape or _meta_shape(resume_meta)
-    compiled = compile_file(args.spec, shape)
+    compiled = compile_file(args.spec, shape, args.max_layers)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
     _writable_dir(out)
     config = _config(args, resume_meta)
@@ -161,7 +161,7 @@ def _trained(args: argparse.Namespace) -> tuple[Compiled, Model, dict[str, str],
         raise RunUsage(f"--{'eval' if args.eval else 'infer'} needs --weights CHECKPOINT")
     tensors, meta = _load(args.weights)
     shape = _shape_option(args) or _meta_shape(meta)
-    compiled = compile_file(args.spec, shape)
+    compiled = compile_file(args.spec, shape, args.max_layers)
     model = Model(lower(compiled, device=args.device), xp=array_module(args.device))
     load_weights(model, tensors, args.weights)
     c = compiled.input_shape[0]

@@ -38,19 +38,21 @@ class Mapped:
     shape: tuple[int, ...]
 
 
-def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """name -> array from a .safetensors or .npz file, in the file's order."""
+def read_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], bool]:
+    """(name -> array from a .safetensors or .npz file, in the file's order; whether the data
+    was verified: an npz by zip's CRC-32, a safetensors file by the checksum cnnc writes)."""
     path = Path(path)
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
-                return {name: npz[name] for name in npz.files}
+                return {name: npz[name] for name in npz.files}, True
         except FileNotFoundError:
             raise checkpoint.CheckpointError(f"{path}: no such file") from None
         except (OSError, ValueError, zipfile.BadZipFile) as e:
             raise checkpoint.CheckpointError(f"{path}: not a readable .npz file ({e})") from None
     if path.suffix == ".safetensors":
-        return checkpoint.load(path)[0]
+        tensors, meta = checkpoint.load(path)
+        return tensors, checkpoint.CHECKSUM in meta
     raise checkpoint.CheckpointError(f"{path}: weights are read from .safetensors or .npz files")
 
 

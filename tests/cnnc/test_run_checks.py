@@ -121,6 +121,15 @@ def test_valid_option_values_still_parse():
         (3, 1, 0.001, 0.0, 1.0, 0)
 
 
+def test_max_layers_bounds_the_spec_before_the_data_loads(tmp_path, no_data, capsys):
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("name: deep\ninput: [1, 8, 8]\nblocks:\n  b:\n    layers:\n"
+                    "      - {op: relu}\nlayers:\n  - {block: b, repeat: 30}\n")
+    assert main(["run", str(spec), "--train", "--data", "mnist1d", "--max-layers", "20"]) == 1
+    err = capsys.readouterr().err
+    assert "error[limit]: the network would grow to 30 layers" in err and "Traceback" not in err
+
+
 # Output paths --------------------------------------------------------------------------------
 
 def test_an_out_that_is_a_file_is_refused_before_the_data_loads(tmp_path, no_data, capsys):
@@ -266,18 +275,21 @@ def test_resume_notes_an_unverified_checkpoint_and_refuses_a_corrupt_one(run_che
 def run_measured(spec: Path, *argv: str) -> tuple[int, str, int]:
     """(exit code, stderr, peak RSS growth in bytes) of `cnnc run SPEC ARGV` in a fresh
     process, measured from after the imports."""
-    script = ("import resource, sys\nimport cnnc.run\nfrom cnnc.cli import main\n"
-              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    # VmHWM is this process's own peak: ru_maxrss would carry pytest's over the exec
+    script = ("import sys\nimport cnnc.run\nfrom cnnc.cli import main\n"
+              "def peak():\n"
+              "    return next(int(l.split()[1]) for l in open('/proc/self/status')\n"
+              "                if l.startswith('VmHWM'))\n"
+              "before = peak()\n"
               "code = main(sys.argv[1:])\n"
-              "grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
-              "print(code, grew * 1024)\n")  # ru_maxrss is in KiB on Linux
+              "print(code, (peak() - before) * 1024)\n")  # VmHWM is in KiB
     done = subprocess.run([sys.executable, "-c", script, "run", str(spec), *argv],
                           capture_output=True, text=True, timeout=300, check=False)
     code, grew = done.stdout.split()
     return int(code), done.stderr, int(grew)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss units differ")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_activations_too_big_for_memory_are_refused_without_allocating(tmp_path):
     spec = tmp_path / "big.yaml"
     spec.write_text(BIG_ACTIVATIONS)
@@ -290,7 +302,7 @@ def test_activations_too_big_for_memory_are_refused_without_allocating(tmp_path)
     assert "of memory is available; use a smaller batch or a smaller input" in err
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss units differ")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_parameters_too_big_for_memory_are_refused_without_allocating(tmp_path):
     spec = tmp_path / "wide.yaml"
     spec.write_text(BIG_PARAMS)

@@ -80,7 +80,22 @@ def test_weights_files_keep_their_order(tmp_path, suffix):
         np.savez(path, **torch_style())
     else:
         checkpoint.save(path, torch_style())
-    assert list(read_arrays(path)) == list(torch_style())
+    arrays, verified = read_arrays(path)
+    assert list(arrays) == list(torch_style()) and verified  # zip's CRC, or cnnc's checksum
+
+
+def test_cnnc_import_notes_a_safetensors_file_without_a_checksum(tmp_path, capsys):
+    from safetensors.numpy import save_file
+
+    from cnnc.cli import main
+    spec, weights = tmp_path / "small.yaml", tmp_path / "hub.safetensors"
+    spec.write_text(SPEC)
+    named = map_state_dict(plan(), torch_style())[1]  # the spec's own names: mapped by name
+    save_file({k: np.asarray(v) for k, v in named.items()}, str(weights))  # no checksum
+    assert read_arrays(weights)[1] is False
+    assert main(["import", str(spec), str(weights)]) == 0
+    assert capsys.readouterr().err == (f"cnnc import: note: {weights} has no checksum (not "
+                                       "written by cnnc); its data is not verified\n")
 
 
 def test_unreadable_weights_files_are_refused(tmp_path):
