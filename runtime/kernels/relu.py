@@ -48,7 +48,7 @@ def compiled_for(xp: Any, *arrays: Any) -> bool:
 def _relu(x: Any, y: Any) -> None:
     for i in prange(x.shape[0]):
         v = x[i]
-        y[i] = 0 if v < 0 else v  # NaN stays NaN, as in np.maximum
+        y[i] = 0 if v < 0 else v  # noqa: FURB136 (NaN stays NaN, as in np.maximum; max() hides it)
 
 
 @jit.compiled(parallel=True)
