@@ -18,9 +18,11 @@ from cnnc.report.dot import RANKDIRS
 from cnnc.spec.limits import MAX_LAYERS
 
 DIAGRAMS = ("dot", "svg", "png", "pdf")
-FORMATS = ("table", "json", *DIAGRAMS)
+PAPER = ("markdown", "latex", "csv")  # the summary for documents and spreadsheets
+FORMATS = ("table", "json", *PAPER, *DIAGRAMS)
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
-              ".json": "json", ".txt": "table"}
+              ".json": "json", ".txt": "table", ".md": "markdown", ".tex": "latex",
+              ".csv": "csv"}
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -233,6 +235,9 @@ def _compile(args: argparse.Namespace) -> int:
             from cnnc.report.fusion import render_fusions
             text += render_fusions(plan)
         return _write(args.output, text)
+    if fmt in PAPER:
+        from cnnc.report import paper
+        return _write(args.output, getattr(paper, f"render_{fmt}")(compiled))
     dot = compiled.to_dot(args.depth, args.rankdir or "TB")
     if fmt == "dot":
         return _write(args.output, dot)
