@@ -29,9 +29,14 @@ datasets:
 	  || echo "Fashion-MNIST not installed: its tests skip; install it with" \
 	          "'sudo apt-get install dataset-fashion-mnist', or use --data idx:DIR"
 
-$(VENV)/.installed: pyproject.toml
+# The demo needs cnnc alone; the tests add their extras, PyTorch and CuPy on top.
+$(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.base
 	$(BIN)/pip install -q -e '.[test]'
 	@# PyTorch is only a reference for cross-checks; its tests skip where it cannot be installed.
 	$(BIN)/pip install -q torch==2.13.0 || echo "torch 2.13.0 not installed: PyTorch cross-checks will skip"
@@ -39,7 +44,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q cupy-cuda12x nvidia-cuda-nvrtc-cu12 || echo "CuPy/NVRTC not installed: the CUDA compile test will skip"
 	touch $@
 
-demo: setup
+demo: $(VENV)/.base
 	$(BIN)/cnnc compile resnet18
 
 test: setup

@@ -1,0 +1,45 @@
+"""The set-up the README promises: `make demo` installs cnnc alone, `make test` adds the test
+extras, PyTorch and CuPy (read from `make -n`, which runs nothing)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+def planned(target: str, tmp_path: Path) -> str:
+    done = subprocess.run(["make", "-n", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_demo_installs_only_what_the_demo_needs(tmp_path):
+    demo = planned("demo", tmp_path)
+    assert "pip install -q -e .\n" in demo and "cnnc compile resnet18" in demo
+    for heavy in ("torch", "cupy", "[test]", "graphviz", "dataset-fashion-mnist"):
+        assert heavy not in demo
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_test_adds_the_extras_and_the_references(tmp_path):
+    test = planned("test", tmp_path)
+    for part in ("pip install -q -e '.[test]'", "torch==", "cupy-cuda12x", "pytest"):
+        assert part in test
+
+
+def test_the_wheel_builds_without_a_warning(tmp_path):
+    import sys
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in (done.stdout + done.stderr).splitlines()
+            if not line.startswith("WARNING: Location")]  # this machine's pip.conf, not ours
+    assert said == []
+    assert len(list(tmp_path.glob("cnnc-*.whl"))) == 1
