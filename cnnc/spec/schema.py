@@ -71,20 +71,55 @@ LAYER = TypeAdapter(LayerUnion)
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a spec file, for editors; any attribute may be a `$` expression."""
-    layer_entry = TypeAdapter(LayerUnion | BlockCall).json_schema(by_alias=True)
+    """The JSON Schema of a spec file, for editors; any attribute may be a `$` expression.
+
+    A layer entry picks its op's schema by `if`/`then` on `op` (and BlockCall on `block`), so a
+    validator names the attribute at fault inside that op, not "is not valid under any of the
+    given schemas" for the whole union.
+    """
+    defs = TypeAdapter(LayerUnion | BlockCall).json_schema(by_alias=True).pop("$defs", {})
     schema = SpecDoc.model_json_schema(by_alias=True)
-    defs = schema.setdefault("$defs", {}) | layer_entry.pop("$defs", {})
+    defs = schema.setdefault("$defs", {}) | defs
     defs["Expression"] = {"type": "string", "pattern": r"\$",
                           "description": "a block argument `$name` or an expression over them"}
     for model in defs.values():
         for key, prop in model.get("properties", {}).items():
             if key not in ("op", "block", "id", "from"):
-                model["properties"][key] = {"anyOf": [prop, {"$ref": "#/$defs/Expression"}]}
-    defs["LayerEntry"] = layer_entry
+                model["properties"][key] = _or_expression(prop)
+    defs["LayerEntry"] = {
+        "type": "object", "description": "a layer (`op:`) or a block instance (`block:`)",
+        "if": {"required": ["block"]}, "then": {"$ref": "#/$defs/BlockCall"},
+        "else": {"required": ["op"],
+                 "properties": {"op": {"enum": sorted(RULES), "description": "the layer's op"}},
+                 "allOf": [{"if": {"properties": {"op": {"const": op}}, "required": ["op"]},
+                            "then": {"$ref": f"#/$defs/{rule.attrs.__name__}"}}
+                           for op, rule in sorted(RULES.items())]}}
     schema["$defs"] = defs
     schema["properties"]["layers"]["items"] = {"$ref": "#/$defs/LayerEntry"}
     schema["$defs"]["BlockDef"]["properties"]["layers"]["items"] = {"$ref": "#/$defs/LayerEntry"}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cnnc spec"
     return schema
+
+
+_EXPRESSION = {"$ref": "#/$defs/Expression"}
+
+
+def _or_expression(prop: dict[str, Any]) -> dict[str, Any]:
+    """`prop`, or an expression; where `prop` takes no strings, a string must be an expression
+    and anything else is checked by `prop` alone, so its own message shows."""
+    described = {k: prop[k] for k in ("description", "title") if k in prop}
+    if _admits_strings(prop):
+        return {"anyOf": [prop, _EXPRESSION], **described}
+    return {"if": {"type": "string"}, "then": _EXPRESSION, "else": prop, **described}
+
+
+def _admits_strings(schema: Any) -> bool:
+    if isinstance(schema, list):
+        return any(_admits_strings(s) for s in schema)
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("type") == "string" or any(
+            isinstance(v, str) for v in [schema.get("const"), *schema.get("enum", [])]):
+        return True
+    return any(_admits_strings(v) for v in schema.values() if isinstance(v, (dict, list)))

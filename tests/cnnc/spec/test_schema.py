@@ -25,13 +25,25 @@ def test_every_zoo_spec_validates(validator, name):
     assert list(validator.iter_errors(spec)) == []
 
 
-@pytest.mark.parametrize("layer", [
-    {"op": "convv", "out": 3, "kernel": 3},
-    {"op": "conv", "out": 3, "kernal": 3},
-    {"op": "conv", "out": "three", "kernel": 3},
+@pytest.mark.parametrize("layer, path, message", [
+    ({"op": "convv", "out": 3, "kernel": 3}, ["op"], "'convv' is not one of ['adaptive_avgpool'"),
+    ({"op": "conv", "out": 3, "kernal": 3}, [], "('kernal' was unexpected)"),
+    ({"op": "conv", "out": 3, "kernal": 3}, [], "'kernel' is a required property"),
+    ({"op": "conv", "out": "three", "kernel": 3}, ["out"], "'three' does not match"),
+    ({"op": "conv", "out": -1, "kernel": 3}, ["out"], "-1 is less than or equal to the minimum"),
+    ({"kernel": 3}, [], "'op' is a required property"),
 ])
-def test_mistakes_are_flagged(validator, layer):
-    assert list(validator.iter_errors({"name": "t", "input": [3, 8, 8], "layers": [layer]}))
+def test_mistakes_are_named_at_the_attribute_not_the_union(validator, layer, path, message):
+    """An editor shows these messages: they name the attribute of the layer's own op."""
+    spec = {"name": "t", "input": [3, 8, 8], "layers": [layer]}
+    said = {(tuple(e.absolute_path), e.message) for e in validator.iter_errors(spec)}
+    assert any(p == ("layers", 0, *path) and message in m for p, m in said), said
+    assert not any("is not valid under any of the given schemas" in m for _, m in said)
+
+
+def test_expressions_are_accepted_wherever_a_value_is(validator):
+    layer = {"op": "conv", "out": "$w * 2", "kernel": "$k", "padding": "same", "if": "$i > 0"}
+    assert list(validator.iter_errors({"name": "t", "input": [3, 8, 8], "layers": [layer]})) == []
 
 
 def test_cli_prints_the_schema(capsys):
