@@ -34,14 +34,18 @@ def mean_iou(matrix: np.ndarray) -> float:
     return float(np.nanmean(iou(matrix)))
 
 
-def render_confusion(matrix: np.ndarray, names: list[str]) -> str:
-    """The matrix as a text table with per-class recall, for the terminal."""
-    short = [n[:9] for n in names]
-    width = max(6, *(len(s) for s in short), len(str(int(matrix.max()))))
-    head = " " * (width + 2) + " ".join(f"{s:>{width}}" for s in short) + "   recall"
-    lines = [head]
-    for i, (name, row) in enumerate(zip(short, matrix)):
-        recall = row[i] / max(row.sum(), 1)
+def render_confusion(matrix: np.ndarray, names: list[str], iou: np.ndarray | None = None) -> str:
+    """The matrix as a text table for the terminal, with per-class recall (and IoU, when given).
+    Rows are the true classes under their whole names, columns the predicted ones by number, so
+    the table stays as narrow as the counts however long the names are."""
+    rows = [n if n == str(i) else f"{i} {n}" for i, n in enumerate(names)]  # "3" needs no "3 "
+    left = max(len(r) for r in rows)
+    width = max(4, len(str(len(names) - 1)), len(str(int(matrix.max()))))
+    extra = "      IoU" if iou is not None else ""
+    lines = [" " * left + "  " + " ".join(f"{i:>{width}}" for i in range(len(names)))
+             + "   recall" + extra]
+    for i, (row_name, row) in enumerate(zip(rows, matrix)):
         cells = " ".join(f"{int(v):>{width}}" for v in row)
-        lines.append(f"{name:>{width}}  {cells}   {recall:6.1%}")
+        line = f"{row_name:<{left}}  {cells}   {row[i] / max(row.sum(), 1):6.1%}"
+        lines.append(line + (f"   {iou[i]:6.3f}" if iou is not None else ""))
     return "\n".join(lines)

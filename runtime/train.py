@@ -2,8 +2,8 @@
 held-out split after each, and a checkpoint after each that continues the run exactly.
 
 Determinism: everything random in a step is a function of (seed, step): an epoch's shuffle
-comes from (seed, epoch), and dropout's generator and the --flip draw from (seed, step). A run resumed
-from any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that
+comes from (seed, epoch), and dropout's generator and the --flip and --crop draws from (seed,
+step); the validation split is drawn from the seed alone. A run resumed from any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that
 never stopped, so on the CPU both end with the same weights bit for bit.
 
 Files in the output directory: checkpoint.safetensors (weights, BN state, optimizer state, the
@@ -26,6 +26,7 @@ from typing import Self, TextIO
 import numpy as np
 
 from runtime import checkpoint, metrics
+from runtime.augment import mirror_half, random_crop
 from runtime.data import Dataset
 from runtime.device import batches_on, to_host
 from runtime.figures import plot_curves
@@ -34,6 +35,7 @@ from runtime.lr import make_schedule
 from runtime.model import Model
 from runtime.optim import Optimizer, make_optimizer
 from runtime.progress import Bar
+from runtime.wording import plural
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
 FORMAT = "cnnc-train-1"
@@ -56,6 +58,8 @@ class TrainConfig:
     step_epochs: int = 0  # "step" schedule: multiply the rate by gamma every this many epochs
     gamma: float = 0.1
     flip: bool = False  # mirror a random half of each batch left-right (labels maps too)
+    crop: int = 0  # pad each example by this many pixels and crop it back at a random offset
+    val_split: float = 0.0  # the fraction of the training split held out for validation
     seed: int = 0
 
 
@@ -74,10 +78,13 @@ class Position:
 @dataclass
 class Data(Dataset):
     """A data set ready to train on: x fitted to the spec's input and normalised per channel by
-    `mean` and `std` (C,), which the checkpoint keeps so inference can do the same."""
+    `mean` and `std` (C,), which the checkpoint keeps so inference can do the same; x_val, y_val
+    the examples held out of the training split (--val-split), scored after each epoch."""
 
     mean: np.ndarray
     std: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 @dataclass
@@ -104,8 +111,8 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
         config = _resumed_config(saved[1], config)
     steps_per_epoch = len(data.x_train) // config.batch_size
     if steps_per_epoch == 0:
-        raise RunError(f"the training split has {len(data.x_train)} examples, fewer than one "
-                       f"batch of {config.batch_size}: lower --batch-size")
+        raise RunError(f"the training split has {plural(len(data.x_train), 'example')}, fewer "
+                       f"than one batch of {config.batch_size}: lower --batch-size")
     optimizer = make_optimizer(config.optimizer, model.params, model.trainable, model.xp,
                                momentum=config.momentum, nesterov=config.nesterov,
                                weight_decay=config.weight_decay)
@@ -174,14 +181,20 @@ def _ended(outcome: Outcome, why: str, message: str) -> Outcome:
 
 
 def _epoch_record(model: Model, data: Data, epoch: int, position: Position, lr: float) -> dict:
-    """The metrics.jsonl line of an epoch: training sums, then a pass over the test split."""
-    test_loss, matrix = evaluate(model, data.x_test, data.y_test, len(data.classes))
+    """The metrics.jsonl line of an epoch: training sums, then a pass over the validation split
+    (with its size) if there is one, and over the test split."""
     record = {"epoch": epoch + 1,
               "train_loss": position.loss_sum / position.images,
-              "train_acc": position.correct / position.seen,
-              "test_loss": test_loss, "test_acc": metrics.accuracy(matrix)}
-    if data.task == "segment":
-        record["test_miou"] = metrics.mean_iou(matrix)
+              "train_acc": position.correct / position.seen}
+    for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
+        if x is None:
+            continue
+        loss, matrix = evaluate(model, x, y, len(data.classes))
+        record |= {f"{split}_loss": loss, f"{split}_acc": metrics.accuracy(matrix)}
+        if data.task == "segment":
+            record[f"{split}_miou"] = metrics.mean_iou(matrix)
+        if split == "val":
+            record["val_examples"] = len(x)
     return record | {"lr": lr, "images_per_s": round(position.images / position.seconds, 1)}
 
 
@@ -217,34 +230,33 @@ def _train_step(model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray
 def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The epoch's shuffled full batches (a last partial batch is dropped, so every step sees
-    batch_size examples), from batch number `skip` on, on the host; --flip mirrors them here."""
+    batch_size examples), from batch number `skip` on, on the host; --flip and --crop change
+    them here, each from its own generator of (seed, step)."""
     order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
     b, steps = config.batch_size, len(order) // config.batch_size
+    fill = -data.mean / data.std  # a zero pixel, normalised: --crop's border is black
     for i in range(skip, steps):
         index = np.sort(order[i * b:(i + 1) * b])  # sorted: a gather that walks memory forward
         x, y = data.x_train[index], data.y_train[index]
+        step = epoch * steps + i
         if config.flip:
-            _mirror_half(x, y, np.random.default_rng([config.seed, epoch * steps + i, 1]))
+            mirror_half(x, y, np.random.default_rng([config.seed, step, 1]))
+        if config.crop:
+            x, y = random_crop(x, y, config.crop, fill, np.random.default_rng([config.seed, step, 2]))
         yield x, y
 
 
-def _mirror_half(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
-    """Mirror a random half of the batch along its last axis, in place; label maps too.
-    Left-right is a symmetry of garments and scenes, so this doubles the distinct images a
-    small set offers; it leaves the test split alone."""
-    which = rng.random(len(x)) < 0.5
-    x[which] = x[which, ..., ::-1]
-    if y.ndim > 1:
-        y[which] = y[which, ..., ::-1]
-
-
 def _summary(record: dict) -> str:
-    line = (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
-            f"{record['train_acc']:.2%} | test loss {record['test_loss']:.4f} acc "
-            f"{record['test_acc']:.2%}")
-    if "test_miou" in record:
-        line += f" mIoU {record['test_miou']:.3f}"
-    return line + f" | {record['seconds']:.1f} s, {record['images_per_s']:,.0f} img/s"
+    """One line per epoch; a terminal wraps it at the " | " between its parts."""
+    parts = [f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
+             f"{record['train_acc']:.2%}"]
+    for split in ("val", "test"):
+        if f"{split}_loss" in record:
+            parts.append(f"{split} loss {record[f'{split}_loss']:.4f} acc "
+                         f"{record[f'{split}_acc']:.2%}"
+                         + (f" mIoU {record[f'{split}_miou']:.3f}"
+                            if f"{split}_miou" in record else ""))
+    return " | ".join(parts) + f" | {record['seconds']:.1f} s, {record['images_per_s']:,.0f} img/s"
 
 
 # Checkpoints ------------------------------------------------------------------------------

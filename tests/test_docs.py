@@ -37,8 +37,8 @@ def whole_specs() -> list[tuple[str, list[str], str]]:
     found = []
     for path in DOCS:
         for i, (markers, language, text) in enumerate(blocks(path)):
-            if language == "yaml" and re.search(r"^name:", text, re.M) and re.search(
-                    r"^layers:", text, re.M):
+            if language == "yaml" and re.search(r"^name:", text, re.MULTILINE) and re.search(
+                    r"^layers:", text, re.MULTILINE):
                 found.append((f"{path.name}#{i}", markers, text))
     return found
 

@@ -6,9 +6,11 @@ Arrays are host-side NumPy: inputs float32 `(N, C, *spatial)`, targets int64 `(N
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from runtime.wording import plural
 
 
 class DataError(ValueError):
@@ -40,7 +42,7 @@ def scale_bytes(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def split_indices(y: np.ndarray, seed: int, train_fraction: float = 0.8
+def split_indices(y: np.ndarray, seed: int | list[int], train_fraction: float = 0.8
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test index split, stratified by class when `y` holds one label per sample.
 
@@ -61,6 +63,22 @@ def split_indices(y: np.ndarray, seed: int, train_fraction: float = 0.8
         train.append(members[:cut])
         test.append(members[cut:])
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def hold_out(ds: Dataset, fraction: float, seed: int
+             ) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """(the data set without them, x_val, y_val): `fraction` of the training split held out for
+    validation, stratified by class as `split_indices` splits. A function of the seed and the
+    data alone, so a resumed run holds out the same examples; its own stream of the seed
+    ([seed, 1]) keeps it apart from the seed's other draws (a set's test split, say)."""
+    keep, val = (np.sort(i) for i in split_indices(ds.y_train, [seed, 1], 1 - fraction))
+    if not (len(keep) and len(val)):
+        side, fix = ("validation", "raise it") if len(keep) else ("training", "lower it")
+        raise DataError(f"--val-split {fraction} leaves no {side} examples of {ds.name}'s "
+                        f"{plural(len(ds.y_train), 'training example')}; {fix}")
+    # sorted: both keep the source's order, and the gathers walk memory forward
+    return (replace(ds, x_train=ds.x_train[keep], y_train=ds.y_train[keep]),
+            ds.x_train[val], ds.y_train[val])
 
 
 def numbered_classes(*labels: np.ndarray) -> list[str]:
