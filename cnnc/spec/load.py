@@ -170,8 +170,15 @@ def _map_spans(node: yaml.Node, path: Path, source: SourceMap, problems: list[Di
         for key_node, value_node in node.value:
             if key_node.tag.endswith(":merge"):
                 continue  # `<<: *anchor`; the merged keys carry their own positions
-            key = key_node.value
             key_span = _span(key_node, source.file)
+            if not isinstance(key_node, yaml.ScalarNode) or not key_node.tag.startswith(
+                    "tag:yaml.org,2002:"):
+                problems.append(Diagnostic("yaml", "a key must be a plain name, not a list, a "
+                                                   "mapping or a tagged value", key_span,
+                                           hint="a `:` after a list or `{...}` makes it a key: "
+                                                "remove the `:` or quote the key"))
+                continue
+            key = key_node.value
             if key in seen:
                 problems.append(Diagnostic("yaml", f"duplicate key `{key}`", key_span,
                                            notes=((seen[key], "first given here"),),
