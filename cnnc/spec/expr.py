@@ -1,7 +1,8 @@
 """Block-argument expressions: `$growth * 4`, `$stride if $i == 0 else 1`.
 
 A small evaluator over Python's own parser with a whitelist of node types: integer and float
-arithmetic, comparisons, `and`/`or`/`not` and `a if cond else b`. Names must be block arguments.
+arithmetic, comparisons, `and`/`or`/`not`, `a if cond else b` and the functions of FUNCTIONS
+(the ones architecture tables use). Names must be block arguments.
 Nothing is ever passed to `eval`.
 
 Arithmetic is on numbers only (`"$w * 2"` with a string `w` is an error, not `'ww'`), and every
@@ -12,6 +13,7 @@ intermediate passes MAX_INTERMEDIATE and no result MAX_INT, so none can take lon
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from functools import cache
@@ -43,6 +45,30 @@ _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
             ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+
+
+def _divisible(value: float, divisor: int) -> int:
+    """`value` rounded to the nearest multiple of `divisor`, at least `divisor` and never more
+    than 10% below `value`: the channel rule of MobileNet v2/v3 and EfficientNet
+    (`_make_divisible` in their reference code)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def _log2(x: float) -> int | float:
+    if x <= 0:
+        raise ExprError(f"log2 needs a number > 0, got {x!r}")
+    exact = isinstance(x, int) and x & (x - 1) == 0
+    return x.bit_length() - 1 if exact else math.log2(x)
+
+
+# name: (fewest arguments, most (None: any), function); arguments and results are numbers
+FUNCTIONS = {
+    "min": (2, None, min), "max": (2, None, max),
+    "round": (1, 1, lambda x: math.floor(x + 0.5)),  # half up, as tables round, not to even
+    "ceil": (1, 1, math.ceil), "floor": (1, 1, math.floor), "log2": (1, 1, _log2),
+    "divisible": (2, 2, _divisible),
+}
 
 
 def has_args(value: Any) -> bool:
@@ -108,20 +134,45 @@ def _parse(text: str) -> ast.expr:
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError:
         raise ExprError(f"cannot parse `{text}` as an expression") from None
+    functions = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp,
-                                 ast.Constant, ast.Name, ast.Load, ast.And, ast.Or,
+                                 ast.Constant, ast.Name, ast.Load, ast.And, ast.Or, ast.Call,
                                  *_BINARY, *_COMPARE, *_UNARY)):
-            raise ExprError(f"`{text}`: only arithmetic (+ - * / // % **), comparisons, and/or/not "
-                            f"and `a if cond else b` are allowed")
-        if isinstance(node, ast.Name) and not node.id.startswith(_NAME_PREFIX):
+            raise ExprError(f"`{text}`: only arithmetic (+ - * / // % **), comparisons, and/or/not, "
+                            f"`a if cond else b` and {', '.join(FUNCTIONS)} are allowed")
+        if isinstance(node, ast.Call):
+            _check_call(node, text)
+        elif id(node) in functions:
+            continue  # the function's name, checked with its call
+        elif isinstance(node, ast.Name) and not node.id.startswith(_NAME_PREFIX):
             raise ExprError(f"`{text}`: write arguments with a `$` (`${node.id}`)")
         if isinstance(node, ast.Constant):
             _small(node.value, f"the number in `{text}`")
     return tree
 
 
+def _check_call(node: ast.Call, text: str) -> None:
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name not in FUNCTIONS or node.keywords or any(isinstance(a, ast.Starred)
+                                                    for a in node.args):
+        raise ExprError(f"`{text}`: the functions are {', '.join(FUNCTIONS)}, called with "
+                        "arguments in order")
+    fewest, most, _ = FUNCTIONS[name]
+    if len(node.args) < fewest or (most is not None and len(node.args) > most):
+        wanted = str(fewest) if fewest == most else f"{fewest} or more"
+        raise ExprError(f"`{text}`: {name} takes {wanted} argument{'s' * (wanted != '1')}, "
+                        f"got {len(node.args)}")
+
+
 def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Call):
+        values = [_evaluate(a, args) for a in node.args]
+        name = node.func.id
+        for v in values:
+            if not _is_number(v):
+                raise ExprError(f"{name} needs numbers, got {_typed(v)}")
+        return _small(FUNCTIONS[name][2](*values), f"{name}{tuple(values)}")
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):

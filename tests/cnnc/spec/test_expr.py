@@ -236,3 +236,53 @@ def test_syntax_errors_are_expr_errors(text):
 def test_type_errors_outside_binary_operators_are_expr_errors(text):
     with pytest.raises(ExprError):
         substitute(text, {"xs": [1, 2], "s": "same"})
+
+
+# --- functions ---------------------------------------------------------------------------------
+
+@SETTINGS
+@given(a=small, b=small, c=small)
+def test_min_and_max_match_python(a, b, c):
+    args = {"a": a, "b": b, "c": c}
+    assert substitute("min($a, $b)", args) == min(a, b)
+    assert substitute("max($a, $b, $c) - min($c, 0)", args) == max(a, b, c) - min(c, 0)
+
+
+@SETTINGS
+@given(x=st.floats(-1e6, 1e6, allow_nan=False))
+def test_ceil_floor_and_round_half_up_give_ints(x):
+    import math
+    for name, want in (("ceil", math.ceil(x)), ("floor", math.floor(x)),
+                       ("round", math.floor(x + 0.5))):
+        got = substitute(f"{name}($x)", {"x": x})
+        assert got == want and type(got) is int
+
+
+def test_round_takes_halves_up_as_architecture_tables_do():
+    assert [substitute("round($x)", {"x": x}) for x in (0.5, 1.5, 2.5, -0.5)] == [1, 2, 3, 0]
+
+
+def test_log2_is_an_int_for_powers_of_two():
+    assert substitute("log2($n)", {"n": 64}) == 6 and type(substitute("log2($n)", {"n": 64})) is int
+    assert substitute("log2($n)", {"n": 10}) == pytest.approx(3.321928094887362)
+    with pytest.raises(ExprError, match="> 0"):
+        substitute("log2($n)", {"n": 0})
+
+
+def test_divisible_is_mobilenets_channel_rule():
+    # MobileNet v2 at width 0.75: torchvision's channels for 32, 16, 24, 32, 64, 96, 160, 320
+    widths = [32, 16, 24, 32, 64, 96, 160, 320]
+    assert [substitute("divisible($c * 0.75, 8)", {"c": c}) for c in widths] == [
+        24, 16, 24, 24, 48, 72, 120, 240]
+    assert substitute("divisible($c, 8)", {"c": 3}) == 8  # never below the divisor
+
+
+@pytest.mark.parametrize("text, match", [
+    ("min($a)", "min takes 2 or more arguments, got 1"), ("round($a, 2)", "round takes 1 argument"),
+    ("divisible($a)", "divisible takes 2 arguments"), ("min(a=$a, b=1)", "the functions are"),
+    ("max(*$xs)", "the functions are"), ("ceil($s)", "ceil needs numbers"),
+    ("floor($a * 1e30)", "too large"),
+])
+def test_functions_refuse_what_they_cannot_take(text, match):
+    with pytest.raises(ExprError, match=match):
+        substitute(text, {"a": 3, "s": "x", "xs": [1, 2]})
