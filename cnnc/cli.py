@@ -175,12 +175,21 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
                        type=_number("a factor in (0, 1], e.g. 0.1", lambda v: 0 < v <= 1))
     train.add_argument("--flip", action="store_true", default=None,
                        help="mirror a random half of each batch left-right (off)")
+    train.add_argument("--crop", type=_whole(1), metavar="P",
+                       help="pad each example by P pixels and crop it back at a random offset "
+                            "(off)")
+    train.add_argument("--val-split", metavar="F",
+                       type=_number("a fraction in (0, 1), e.g. 0.1", lambda v: 0 < v < 1),
+                       help="hold out this fraction of the training split for validation (none)")
     train.add_argument("--seed", type=_whole(0, 2**32 - 1), metavar="S",
                        help="initialisation, shuffling, dropout and data generation (0)")
     train.add_argument("--out", type=FsPath, metavar="DIR", help="where checkpoint, metrics "
-                       "and curves go (runs/SPEC; masks for segmentation --infer)")
+                       "and curves go (runs/SPEC; --eval: confusion.png, beside --weights; "
+                       "segmentation --infer: masks)")
     train.add_argument("--resume", type=FsPath, metavar="CHECKPOINT",
                        help="continue a run exactly where it stopped")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (refused without it)")
     infer = run.add_argument_group("evaluation and inference")
     infer.add_argument("--weights", type=FsPath, metavar="CHECKPOINT",
                        help="a checkpoint of `cnnc run --train` or `cnnc import`")

@@ -1,51 +1,45 @@
 """`cnnc run`: compile a spec, lower it, and hand the Plan and the data to the runtime to train,
 evaluate or predict. Everything here is glue between the command line and runtime/; the loop,
-the data sets and the metrics live there.
+the data sets and the metrics live there. This module dispatches and trains; evaluation and
+inference are cnnc/predict.py, and the checks both make before any work cnnc/run_checks.py.
 
 Exit codes (as in cnnc/cli.py): 0 done, 1 a spec, data or checkpoint error, or a model or batch
-too big for the memory available, 2 usage (option values and output paths, checked before any
-data loads); a training run that diverged exits 4 and one stopped by Ctrl-C exits 130 (both
-after saying where the last good checkpoint is).
+too big for the memory available, 2 usage (option values, output paths and an earlier run in
+the way, checked before any data loads); a training run that diverged exits 4 and one stopped by
+Ctrl-C exits 130 (both after saying where the last good checkpoint is).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from cnnc import predict
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
-from runtime import checkpoint, metrics
-from runtime.data import DataError, Dataset, fit_to_input, load_dataset, normalise, standardise
-from runtime.device import DeviceError, array_module, to_host
-from runtime.memory_check import check_activations
-from runtime.model import Model
-from runtime.train import (
-    CHECKPOINT,
-    EVAL_BATCH,
-    Data,
-    RunError,
-    TrainConfig,
-    evaluate,
-    load_weights,
-    train,
+from cnnc.run_checks import (
+    RunUsage,
+    check_batch,
+    check_not_overwriting,
+    check_output,
+    fmt,
+    load_checkpoint,
+    meta_shape,
+    shape_option,
+    writable_dir,
 )
+from runtime import checkpoint
+from runtime.data import DataError, fit_to_input, hold_out, load_dataset, normalise, standardise
+from runtime.device import DeviceError, array_module
+from runtime.model import Model
+from runtime.train import CHECKPOINT, EVAL_BATCH, Data, RunError, TrainConfig, train
+from runtime.wording import plural
 
 DIVERGED, INTERRUPTED = 4, 130
-SIDE_BY_SIDE = 4  # examples in the segmentation overview picture
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
-class RunUsage(ValueError):
-    """Options that do not go together; exit code 2."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.train:
             return _train(args)
         if args.eval:
-            return _evaluate(args)
-        return _infer(args)
+            return predict.evaluate(args)
+        return predict.infer(args)
     except RunUsage as e:
         print(f"cnnc run: error: {e}", file=sys.stderr)
         return 2
@@ -71,30 +65,33 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-# Training ---------------------------------------------------------------------------------
-
 def _train(args: argparse.Namespace) -> int:
     if not args.data:
         raise RunUsage("--train needs --data (mnist1d, digits, fashion-mnist, fashion-scenes, "
                        "idx:PATH, npz:PATH or folder:PATH)")
-    shape = _shape_option(args)
+    shape = shape_option(args)
     resume_meta = None
     if args.resume is not None:
-        resume_meta = _load(args.resume)[1]
-        shape = shape or _meta_shape(resume_meta)
+        resume_meta = load_checkpoint(args.resume)[1]
+        shape = shape or meta_shape(resume_meta)
     compiled = compile_file(args.spec, shape, args.max_layers)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
-    _writable_dir(out)
+    writable_dir(out)
+    check_not_overwriting(out / CHECKPOINT, args.resume, args.overwrite)
     config = _config(args, resume_meta)
     model = Model(lower(compiled, device=args.device), xp=array_module(args.device),
                   seed=config.seed)
-    _check_batch(model, config.batch_size, training=True)
-    _check_batch(model, EVAL_BATCH, training=False)  # each epoch ends with a test pass
-    data = _data(args.data, compiled, config.seed)
+    check_batch(model, config.batch_size, training=True)
+    check_batch(model, EVAL_BATCH, training=False)  # each epoch ends with a test pass
+    data = _data(args.data, compiled, config)
+    splits = [f"{len(data.x_train):,} training", f"{len(data.x_test):,} test"]
+    if data.x_val is not None:
+        splits.insert(1, f"{len(data.x_val):,} validation")
+    # two lines: each fits a terminal of 80 columns
     print(f"{compiled.name}: {compiled.totals.params:,} parameters, input "
-          f"{_fmt(compiled.input_shape)}; {args.data}: {len(data.x_train):,} training and "
-          f"{len(data.x_test):,} test examples, {len(data.classes)} classes; writing {out}/",
-          file=sys.stderr)
+          f"{fmt(compiled.input_shape)}; writing {out}/\n{args.data}: "
+          f"{', '.join(splits[:-1])} and {splits[-1]} examples, "
+          f"{plural(len(data.classes), 'class')}", file=sys.stderr)
     outcome = train(model, data, config, out, _identity(compiled, args.data), sys.stderr,
                     resume=args.resume)
     if outcome.stopped == "diverged":
@@ -104,11 +101,13 @@ def _train(args: argparse.Namespace) -> int:
         print(f"cnnc run: {outcome.message}; continue with: cnnc run {args.spec} --train "
               f"--data {args.data} --resume {out / CHECKPOINT}", file=sys.stderr)
         return INTERRUPTED
-    last = outcome.history[-1] if outcome.history else None
-    if last is not None:
-        print(f"test accuracy {last['test_acc']:.2%}"
-              + (f", mean IoU {last['test_miou']:.3f}" if "test_miou" in last else "")
-              + f" after {last['epoch']} epochs; {out / CHECKPOINT}, metrics.jsonl, curves.png")
+    if outcome.history:
+        last = outcome.history[-1]
+        scores = [f"{split} accuracy {last[f'{split}_acc']:.2%}"
+                  + (f", mean IoU {last[f'{split}_miou']:.3f}" if f"{split}_miou" in last else "")
+                  for split in ("val", "test") if f"{split}_acc" in last]
+        print(f"{'; '.join(scores)} after {plural(last['epoch'], 'epoch')}; "
+              f"{out / CHECKPOINT}, metrics.jsonl, curves.png")
     return 0
 
 
@@ -123,30 +122,22 @@ def _config(args: argparse.Namespace, resume_meta: dict | None) -> TrainConfig:
     return TrainConfig(**given)
 
 
-def _data(source: str, compiled: Compiled, seed: int) -> Data:
-    """The data set, fitted to the spec's input, normalised by the training split's statistics,
-    and checked against the spec's output."""
-    ds, mean, std = normalise(fit_to_input(load_dataset(source, seed), compiled.input_shape))
-    _check_output(compiled, ds)
-    return Data(**vars(ds), mean=mean, std=std)
-
-
-def _check_output(compiled: Compiled, ds: Dataset) -> None:
-    out, k = compiled.output_shape, len(ds.classes)
-    if ds.task == "segment":
-        want = (k, *ds.y_train.shape[1:])
-        if tuple(out) != want:
-            raise DataError(f"'{compiled.name}' outputs {_fmt(out)} but {ds.name} needs class "
-                            f"scores per pixel, {_fmt(want)}: set the last conv's `out` to {k}"
-                            " and keep the output the size of the input")
-    elif tuple(out) != (k,):
-        raise DataError(f"'{compiled.name}' outputs {_fmt(out)} but {ds.name} has {k} classes: "
-                        f"make the last layer's `out` {k}")
+def _data(source: str, compiled: Compiled, config: TrainConfig) -> Data:
+    """The data set, fitted to the spec's input, with --val-split's share of the training split
+    held out, normalised by the statistics of what is left to train on, and checked against
+    the spec's output."""
+    ds = fit_to_input(load_dataset(source, config.seed), compiled.input_shape)
+    check_output(compiled, ds)
+    if not config.val_split:
+        ds, mean, std = normalise(ds)
+        return Data(**vars(ds), mean=mean, std=std)
+    ds, x_val, y_val = hold_out(ds, config.val_split, config.seed)
+    ds, mean, std = normalise(ds)
+    return Data(**vars(ds), mean=mean, std=std, x_val=standardise(x_val, mean, std),
+                y_val=y_val)
 
 
 def _identity(compiled: Compiled, source: str) -> dict[str, str]:
     text = Path(compiled.file).read_bytes()
     return {"spec": compiled.name, "spec_sha256": hashlib.sha256(text).hexdigest(),
-            "input_shape": _fmt(compiled.input_shape), "data": source}
-
-
+            "input_shape": fmt(compiled.input_shape), "data": source}

@@ -81,32 +81,29 @@ def plot_confusion(path: Path, matrix: np.ndarray, classes: list[str], title: st
                    iou: np.ndarray | None = None) -> None:
     """The confusion matrix (K, K) counts, truth by prediction, each row shaded by its share of
     the true class (so a rare class reads as clearly as a common one) and labelled with it in
-    percent; with `iou` (K,), a bar chart of per-class IoU beside it. Full class names on the
-    axes."""
+    percent; with `iou` (K,), a bar chart of per-class IoU beside it, row by row. Whole class
+    names on the axes."""
     plt = _pyplot()
     k = len(classes)
     share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     side = 2.5 + 0.45 * k  # inches: room for the cells and the names
-    widths = [side] if iou is None else [side, 2 + 0.3 * k]
+    widths = [side] if iou is None else [side, 1.5 + 0.25 * k]
     fig, axes = plt.subplots(1, len(widths), squeeze=False, dpi=100, width_ratios=widths,
-                             figsize=(sum(widths), side))
+                             sharey=True, figsize=(sum(widths), side), layout="constrained")
     ax = axes[0, 0]
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1, aspect="auto")  # rows as tall as the bars'
     if k <= 30:  # beyond that the numbers would not fit their cells
         for (i, j), v in np.ndenumerate(share):
             if matrix[i, j]:
-                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if v > 0.5 else "black")
+                ax.text(j, i, f"{100 * v:.0f}" if v >= 0.005 else "<1", ha="center",
+                        va="center", fontsize=7, color="white" if v > 0.5 else "black")
     ax.set_xticks(range(k), classes, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(k), classes)
     ax.set(xlabel="predicted class", ylabel="true class", title="share of each true class (%)")
     if iou is not None:
         bars = axes[0, 1]
         bars.barh(range(k), np.nan_to_num(iou), color="tab:blue")
-        bars.set_yticks(range(k), classes)
-        bars.invert_yaxis()  # the rows in the matrix's order
         bars.set(xlim=(0, 1), xlabel="IoU", title=f"IoU per class (mean {np.nanmean(iou):.3f})")
         bars.grid(axis="x", alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
     _save(fig, path)

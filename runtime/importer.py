@@ -19,6 +19,7 @@ import numpy as np
 
 from runtime import checkpoint
 from runtime.plan import Plan
+from runtime.wording import plural
 
 # PyTorch's BatchNorm step counter: state cnnc does not keep (momentum is fixed).
 SKIPPED_SUFFIXES = ("num_batches_tracked",)
@@ -78,11 +79,11 @@ def map_state_dict(plan: Plan, arrays: Mapping[str, Any]) -> tuple[list[Mapped],
     if len(sources) != len(targets) and not by_name:
         if len(sources) < len(targets):
             missing = targets[len(sources)]
-            raise WeightsError(f"the weights end after {len(sources)} tensors; "
+            raise WeightsError(f"the weights end after {plural(len(sources), 'tensor')}; "
                                f"'{missing}' ({_fmt(shapes[missing])}) and later ones have none")
         extra = sources[len(targets)]
         raise WeightsError(f"'{extra}' and later tensors are left over: the spec has "
-                           f"{len(targets)} tensors, the weights {len(sources)}")
+                           f"{plural(len(targets), 'tensor')}, the weights {len(sources)}")
     return mapping, out
 
 

@@ -12,6 +12,8 @@ import difflib
 import math
 from dataclasses import dataclass
 
+from runtime.wording import plural
+
 KINDS = ("constant", "step", "cosine")
 
 
@@ -57,8 +59,9 @@ class Schedule:
             raise ScheduleError(f"a run needs at least one optimizer step, got "
                                 f"{self.total_steps}")
         if not 0 <= self.warmup_steps < self.total_steps:
-            raise ScheduleError(f"a warm-up of {self.warmup_steps} steps does not fit a run of "
-                                f"{self.total_steps} steps: it must be >= 0 and leave steps "
+            raise ScheduleError(f"a warm-up of {plural(self.warmup_steps, 'step')} does not fit "
+                                f"a run of {plural(self.total_steps, 'step')}: it must be >= 0 "
+                                "and leave steps "
                                 "for the schedule (shorten the warm-up or train longer)")
         if not 0 <= self.warmup_start <= 1:
             raise ScheduleError(f"the warm-up starts at a fraction of the learning rate in "

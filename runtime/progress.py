@@ -54,7 +54,8 @@ class Bar:
         the last column makes some terminals wrap, and the next redraw would start below it):
         the bar shrinks first, then goes, then the line is cut."""
         room = _columns(self.stream) - 1
-        count, tail = f"{self.done}/{self.total}", f"  {text}  eta {eta}"
+        count = f"{self.done:>{len(str(self.total))}}/{self.total}"
+        tail = f"  {text}  eta {eta}"
         cells = min(MAX_BAR, room - len(self.label) - len(count) - len(tail) - 4)  # " [", "] "
         if cells < MIN_BAR:
             return f"{self.label} {count}{tail}"[:room]

@@ -3,8 +3,9 @@ held-out split after each, and a checkpoint after each that continues the run ex
 
 Determinism: everything random in a step is a function of (seed, step): an epoch's shuffle
 comes from (seed, epoch), and dropout's generator and the --flip and --crop draws from (seed,
-step); the validation split is drawn from the seed alone. A run resumed from any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that
-never stopped, so on the CPU both end with the same weights bit for bit.
+step); the validation split (cnnc/run.py holds it out) from the seed alone. A run resumed from
+any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that never
+stopped, so on the CPU both end with the same weights bit for bit.
 
 Files in the output directory: checkpoint.safetensors (weights, BN state, optimizer state, the
 data normalisation, and the run's position and settings as metadata; written atomically, so a
@@ -158,9 +159,10 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
                 position.seen += y.size
                 position.images += len(x)
                 position.seconds = time.perf_counter() - started
+                # fixed widths, so the line (and the bar fitted beside it) keeps its length
                 bar.update(f"loss {position.loss_sum / position.images:.4f}  "
-                           f"acc {position.correct / position.seen:.1%}  "
-                           f"{position.images / position.seconds:,.0f} img/s")
+                           f"acc {position.correct / position.seen:5.1%}  "
+                           f"{position.images / position.seconds:6,.0f} img/s")
             record = _epoch_record(model, data, epoch, position, schedule.lr(position.step - 1))
             record["seconds"] = round(time.perf_counter() - started, 3)
             bar.close(_summary(record))
@@ -242,21 +244,21 @@ def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
         if config.flip:
             mirror_half(x, y, np.random.default_rng([config.seed, step, 1]))
         if config.crop:
-            x, y = random_crop(x, y, config.crop, fill, np.random.default_rng([config.seed, step, 2]))
+            x, y = random_crop(x, y, config.crop, fill,
+                               np.random.default_rng([config.seed, step, 2]))
         yield x, y
 
 
 def _summary(record: dict) -> str:
     """One line per epoch; a terminal wraps it at the " | " between its parts."""
-    parts = [f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc "
-             f"{record['train_acc']:.2%}"]
-    for split in ("val", "test"):
-        if f"{split}_loss" in record:
-            parts.append(f"{split} loss {record[f'{split}_loss']:.4f} acc "
-                         f"{record[f'{split}_acc']:.2%}"
-                         + (f" mIoU {record[f'{split}_miou']:.3f}"
-                            if f"{split}_miou" in record else ""))
+    parts = [f"epoch {record['epoch']}: {_scores(record, 'train')}"]
+    parts += [_scores(record, split) for split in ("val", "test") if f"{split}_loss" in record]
     return " | ".join(parts) + f" | {record['seconds']:.1f} s, {record['images_per_s']:,.0f} img/s"
+
+
+def _scores(record: dict, split: str) -> str:
+    miou = f" mIoU {record[f'{split}_miou']:.3f}" if f"{split}_miou" in record else ""
+    return f"{split} loss {record[f'{split}_loss']:.4f} acc {record[f'{split}_acc']:.2%}{miou}"
 
 
 # Checkpoints ------------------------------------------------------------------------------

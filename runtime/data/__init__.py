@@ -15,8 +15,8 @@ from runtime.data import digits, folder, idx, mnist1d, npz, scenes
 from runtime.data.dataset import DataError, Dataset, hold_out
 from runtime.data.fit import fit_to_input, normalise, standardise
 
-__all__ = ["SOURCES", "DataError", "Dataset", "fit_to_input", "hold_out", "load_dataset", "normalise",
-           "standardise"]
+__all__ = ["SOURCES", "DataError", "Dataset", "fit_to_input", "hold_out", "load_dataset",
+           "normalise", "standardise"]
 
 # Built-in sets by name: loader(seed).
 NAMED: dict[str, Callable[[int], Dataset]] = {

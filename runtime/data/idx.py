@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.data.dataset import DataError, Dataset, numbered_classes, scale_bytes
+from runtime.wording import plural
 
 DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -104,7 +105,8 @@ def load_directory(directory: str | Path, name: str, classes: list[str] | None =
     classes = classes or numbered_classes(y_train, y_test)
     top = max(int(y_train.max(initial=0)), int(y_test.max(initial=0)))
     if top >= len(classes):
-        raise DataError(f"{name}: a label is {top} but there are only {len(classes)} classes")
+        raise DataError(f"{name}: a label is {top} but there are only "
+                        f"{plural(len(classes), 'class')}")
     return Dataset(name, x_train, y_train, x_test, y_test, classes, "classify")
 
 

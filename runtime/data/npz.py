@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.data.dataset import DataError, Dataset, numbered_classes, scale_bytes, split_indices
+from runtime.wording import plural
 
 # Layout -> axes order that makes it (N, C, *spatial); None adds a channel axis.
 LAYOUTS = {"NL": None, "NHW": None, "NCL": (0, 1, 2), "NCHW": (0, 1, 2, 3),
@@ -125,9 +126,9 @@ def load(path: str, seed: int = 0) -> Dataset:
     else:
         train, test = split_indices(y, seed)
         if len(test) == 0:
-            raise DataError(f"{where}: {len(y)} examples leave none for a test split (a class "
-                            "needs two to give one); add examples, or give `x_test` and "
-                            "`y_test`")
+            raise DataError(f"{where}: no test split can be taken from "
+                            f"{plural(len(y), 'example')} (a class needs two to give one); add "
+                            "examples, or give `x_test` and `y_test`")
         x, y, x_test, y_test = x[train], y[train], x[test], y[test]
     if "classes" in arrays:
         classes = [str(c) for c in arrays["classes"].ravel()]
@@ -135,7 +136,7 @@ def load(path: str, seed: int = 0) -> Dataset:
         classes = numbered_classes(y, y_test)
     top = max(int(y.max(initial=0)), int(y_test.max(initial=0)))
     if top >= len(classes):
-        raise DataError(f"{where}: a label is {top} but `classes` names only {len(classes)} "
-                        "classes; give one name per class id")
+        raise DataError(f"{where}: a label is {top} but `classes` names only "
+                        f"{plural(len(classes), 'class')}; give one name per class id")
     task = "classify" if y.ndim == 1 else "segment"
     return Dataset(where, x, y, x_test, y_test, classes, task)

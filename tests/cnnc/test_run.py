@@ -52,16 +52,24 @@ def test_training_from_the_command_line_learns(run_dir, capsys):
     assert (run_dir / "curves.png").stat().st_size > 10_000
 
 
-def test_eval_prints_accuracy_and_the_confusion_matrix(run_dir, capsys):
+def test_eval_prints_accuracy_and_the_confusion_matrix_and_draws_it(run_dir, tmp_path, capsys):
     code = main(["run", "mnist1d_cnn", "--eval", "--data", "mnist1d", "--weights",
                  str(run_dir / "checkpoint.safetensors")])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     assert code == 0
-    assert f"accuracy {last['test_acc']:.2%}" in out  # the same figure as training reported
-    rows = out.splitlines()[-10:]
+    assert f"accuracy {last['test_acc']:.2%}" in out[0]  # the same figure as training reported
+    rows = out[-11:-1]
     assert [r.split()[0] for r in rows] == [str(d) for d in range(10)]
     assert sum(int(v) for r in rows for v in r.split()[1:11]) == 1000
+    picture = run_dir / "confusion.png"  # beside the weights
+    assert out[-1] == f"wrote {picture}: the confusion matrix"
+    with Image.open(picture) as image:
+        assert image.width > 400 and image.height > 400
+    assert main(["run", "mnist1d_cnn", "--eval", "--data", "mnist1d", "--weights",
+                 str(run_dir / "checkpoint.safetensors"), "--out", str(tmp_path / "e")]) == 0
+    assert capsys.readouterr().out.endswith(f"wrote {tmp_path / 'e' / 'confusion.png'}: the "
+                                            "confusion matrix\n")
 
 
 def test_infer_reads_npy_files_and_writes_top_k_to_csv(run_dir, tmp_path, capsys):
@@ -102,6 +110,69 @@ def test_infer_reads_images_with_pillow(tmp_path, capsys):
                  str(tmp_path / "a.png")])
     assert code == 0
     assert capsys.readouterr().out.startswith(f"{tmp_path / 'a.png'}: 1 ")
+
+
+def test_infer_reads_an_npy_of_n_h_w_as_n_gray_images_for_a_one_channel_spec(tmp_path, capsys):
+    weights = tmp_path / "w.safetensors"
+    from runtime import checkpoint
+    checkpoint.save(weights, {"fc.weight": np.eye(3, 64, dtype=np.float32),
+                              "fc.bias": np.zeros(3, np.float32)})
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_FC)
+    images = np.zeros((3, 8, 8), np.float32)  # (N, H, W), not one 3-channel image
+    images[0, 0, 2] = images[1, 0, 0] = images[2, 0, 1] = 1.0  # flat index k -> class k
+    np.save(tmp_path / "gray.npy", images)
+    assert main(["run", str(spec), "--infer", "--weights", str(weights), "--input",
+                 str(tmp_path / "gray.npy"), "--top-k", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [s.split(":")[0] for s in out] == [f"{tmp_path / 'gray.npy'}[{i}]" for i in range(3)]
+    assert [s.split()[1] for s in out] == ["2", "0", "1"]
+
+
+def test_eval_of_segmentation_prints_iou_per_class_and_draws_it_with_the_matrix(tmp_path, capsys):
+    from runtime import checkpoint
+    spec, weights = tmp_path / "seg.yaml", tmp_path / "w.safetensors"
+    spec.write_text("name: seg\ninput: [1, 8, 8]\nlayers:\n  - {id: conv, op: conv, out: 2, "
+                    "kernel: 1}\n")
+    # class 1 scores the pixel, class 0 a constant 0.5: pixels above 0.5 are class 1
+    checkpoint.save(weights, {"conv.weight": np.array([0, 1], np.float32).reshape(2, 1, 1, 1),
+                              "conv.bias": np.array([0.5, 0], np.float32)})
+    x = np.random.default_rng(0).random((5, 8, 8), dtype=np.float32)
+    np.savez(tmp_path / "seg.npz", x=x[:4], y=(x[:4] > 0.5).astype(np.int64), x_test=x[4:],
+             y_test=(x[4:] > 0.4).astype(np.int64), classes=["background", "a long class name"])
+    assert main(["run", str(spec), "--eval", "--data", f"npz:{tmp_path / 'seg.npz'}",
+                 "--weights", str(weights)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "(test split, 1 example)" in out[0]
+    assert out[1].startswith("mean IoU ")
+    head, background, named = out[3:6]
+    assert head.split() == ["0", "1", "recall", "IoU"]
+    assert background.startswith("0 background ") and named.startswith("1 a long class name ")
+    truth, predicted = x[4] > 0.4, x[4] > 0.5
+    iou = (truth & predicted).sum() / (truth | predicted).sum()
+    assert named.split()[-1] == f"{iou:.3f}"
+    assert out[-1] == f"wrote {tmp_path / 'confusion.png'}: the confusion matrix and per-class IoU"
+    with Image.open(tmp_path / "confusion.png") as picture:
+        assert picture.width > picture.height  # the IoU chart beside the matrix
+
+
+def test_a_validation_split_resumes_exactly_and_is_recorded(tmp_path, capsys):
+    train = ["run", "mnist1d_mlp", "--train", "--data", "mnist1d", "--batch-size", "100",
+             "--val-split", "0.1", "--crop", "2", "--flip"]
+    assert main([*train, "--epochs", "2", "--out", str(tmp_path / "a")]) == 0
+    assert main([*train, "--epochs", "1", "--out", str(tmp_path / "b")]) == 0
+    assert main(["run", "mnist1d_mlp", "--train", "--data", "mnist1d", "--epochs", "2",
+                 "--resume", str(tmp_path / "b" / "checkpoint.safetensors")]) == 0
+    from runtime import checkpoint
+    straight, _ = checkpoint.load(tmp_path / "a" / "checkpoint.safetensors")
+    resumed, _ = checkpoint.load(tmp_path / "b" / "checkpoint.safetensors")
+    for name, value in straight.items():  # weights and optimizer state, bit for bit
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+    history = [json.loads(s) for s in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["val_examples"] for r in history] == [398, 398]
+    assert history == [json.loads(s) | {k: history[i][k] for k in ("seconds", "images_per_s")}
+                       for i, s in enumerate((tmp_path / "a" / "metrics.jsonl").read_text()
+                                             .splitlines())]
 
 
 @pytest.mark.parametrize("args,code,message", [

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import cnnc.predict
 import cnnc.run
 from cnnc.cli import main
 from runtime import checkpoint
@@ -42,6 +43,7 @@ def no_data(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the data was loaded before the check")
     monkeypatch.setattr(cnnc.run, "load_dataset", refuse)
+    monkeypatch.setattr(cnnc.predict, "load_dataset", refuse)
 
 
 @pytest.fixture
@@ -101,6 +103,10 @@ def read_only_dir(tmp_path: Path) -> Path:
     ("--top-k", "0", "is not a whole number >= 1"),  # printed empty lines
     ("--seed", "-1", "is not a whole number from 0 to 4294967295"),
     ("--seed", str(2**32), "is not a whole number from 0 to 4294967295"),
+    ("--val-split", "0", "is not a fraction in (0, 1)"),
+    ("--val-split", "1", "is not a fraction in (0, 1)"),
+    ("--val-split", "nan", "is not a fraction in (0, 1)"),
+    ("--crop", "0", "is not a whole number >= 1"),
 ])
 def test_option_values_are_usage_errors_naming_the_option(option, value, expected, capsys):
     with pytest.raises(SystemExit) as e:
@@ -116,9 +122,10 @@ def test_valid_option_values_still_parse():
     args = cnnc.cli._parser().parse_args(
         ["run", "x", "--train", "--epochs", "3", "--batch-size", "1", "--lr", "1e-3",
          "--momentum", "0", "--weight-decay", "0", "--gamma", "1", "--warmup-epochs", "0",
-         "--seed", "0", "--top-k", "1"])
+         "--seed", "0", "--top-k", "1", "--val-split", "0.1", "--crop", "4"])
     assert (args.epochs, args.batch_size, args.lr, args.momentum, args.gamma, args.seed) == \
         (3, 1, 0.001, 0.0, 1.0, 0)
+    assert (args.val_split, args.crop) == (0.1, 4)
 
 
 def test_max_layers_bounds_the_spec_before_the_data_loads(tmp_path, no_data, capsys):
@@ -149,6 +156,41 @@ def test_a_read_only_out_is_refused_before_the_data_loads(tmp_path, no_data, cap
     assert f"--out '{out}': permission denied in '{out.parent}'" in one_line(
         capsys.readouterr().err)
     assert not out.exists()
+
+
+def test_a_new_run_never_overwrites_an_earlier_one(tmp_path, monkeypatch, no_data, capsys):
+    monkeypatch.chdir(tmp_path)
+    earlier = Path("runs") / "mnist1d_mlp" / "checkpoint.safetensors"  # the default --out
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"an earlier run")
+    assert main(["run", "mnist1d_mlp", "--train", "--data", "mnist1d"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        f"cnnc run: error: {earlier} already holds a run; continue it with --resume {earlier}, "
+        "write this one elsewhere with --out DIR, or replace it with --overwrite\n")
+    other = tmp_path / "other"
+    (other / "checkpoint.safetensors").parent.mkdir()
+    (other / "checkpoint.safetensors").write_bytes(b"another run")
+    assert main(["run", "mnist1d_mlp", "--train", "--data", "mnist1d", "--out", str(other)]) == 2
+    assert f"{other / 'checkpoint.safetensors'} already holds a run" in capsys.readouterr().err
+    assert earlier.read_bytes() == b"an earlier run"
+
+
+def test_overwrite_replaces_the_earlier_run(run_checkpoint, tmp_path, capsys):
+    out = tmp_path / "again"
+    out.mkdir()
+    (out / "checkpoint.safetensors").write_bytes(b"an earlier run")
+    (out / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n')
+    assert main(["run", "mnist1d_mlp", "--train", "--data", "mnist1d", "--epochs", "1",
+                 "--batch-size", "100", "--out", str(out), "--overwrite"]) == 0
+    assert " after 1 epoch; " in capsys.readouterr().out
+    assert checkpoint.load(out / "checkpoint.safetensors")[1]["epoch"] == "1"
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    # resuming the run in --out writes over its own checkpoint, as it must
+    resumed = ["run", "mnist1d_mlp", "--train", "--data", "mnist1d", "--epochs", "2", "--resume",
+               str(out / "checkpoint.safetensors")]
+    assert main(resumed) == 0
+    assert main([*resumed[:-2], "--resume", str(run_checkpoint), "--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
 
 
 def test_an_output_csv_that_cannot_be_written_is_refused(tiny, tmp_path, capsys):
@@ -182,6 +224,15 @@ def test_a_masks_directory_that_cannot_be_made_is_refused(tmp_path, capsys):
     assert "--out" in one_line(capsys.readouterr().err)
     assert main([*infer, "--out", str(tmp_path / "masks")]) == 0
     assert (tmp_path / "masks" / "a_mask.png").is_file()
+
+
+def test_eval_refuses_a_picture_it_cannot_write_before_the_data_loads(tiny, tmp_path, no_data,
+                                                                    capsys):
+    spec, weights, _ = tiny
+    (tmp_path / "file").write_text("")
+    assert main(["run", str(spec), "--eval", "--data", "mnist1d", "--weights", str(weights),
+                 "--out", str(tmp_path / "file")]) == 2
+    assert f"--out '{tmp_path / 'file'}' is a file" in one_line(capsys.readouterr().err)
 
 
 # npz data ------------------------------------------------------------------------------------
@@ -326,3 +377,26 @@ def test_eval_checks_a_batch_of_inference_before_the_data_loads(tmp_path, monkey
     assert main(["run", "mnist1d_cnn", "--eval", "--data", "mnist1d", "--weights",
                  str(weights)]) == 1
     assert "a batch of 256 through 'mnist1d_cnn' needs" in one_line(capsys.readouterr().err)
+
+
+# Inference inputs ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, spec_input, expected", [
+    ((2, 3, 8, 8), "[1, 8, 8]", "(H, W), (1, H, W), (N, H, W) or (N, 1, H, W)"),
+    ((8,), "[1, 8, 8]", "(H, W), (1, H, W), (N, H, W) or (N, 1, H, W)"),
+    ((8, 8, 3), "[3, 8, 8]", "(H, W), (3, H, W) or (N, 3, H, W)"),
+    ((5, 30), "[1, 40]", "(40,), (1, 40), (N, 40) or (N, 1, 40)"),
+])
+def test_an_npy_array_that_does_not_fit_is_told_the_shapes_that_do(shape, spec_input, expected,
+                                                                    tmp_path, capsys):
+    from cnnc import build_model, compile_file
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"name: net\ninput: {spec_input}\nlayers:\n  - {{op: flatten}}\n"
+                    "  - {id: fc, op: linear, out: 3}\n")
+    checkpoint.save(tmp_path / "w.safetensors", build_model(compile_file(spec)).tensors())
+    np.save(tmp_path / "a.npy", np.ones(shape, np.float32))
+    assert main(["run", str(spec), "--infer", "--weights", str(tmp_path / "w.safetensors"),
+                 "--input", str(tmp_path / "a.npy")]) == 1
+    assert one_line(capsys.readouterr().err) == (
+        f"cnnc run: error: {tmp_path / 'a.npy'}: an array of shape {shape} does not fit the "
+        f"spec's input {spec_input}; give one of shape {expected}\n")

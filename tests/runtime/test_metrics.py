@@ -25,9 +25,21 @@ def test_pixel_confusion_and_iou_match_a_direct_count():
     assert metrics.mean_iou(m) == np.mean(metrics.iou(m)[:4])
 
 
-def test_rendered_matrix_shows_counts_and_recall_per_class():
+def test_rendered_matrix_shows_counts_and_recall_per_class_under_whole_names():
     m = np.array([[8, 2], [1, 9]])
     lines = metrics.render_confusion(m, ["T-shirt/top", "Trouser"]).splitlines()
-    assert lines[0].split() == ["T-shirt/t", "Trouser", "recall"]
-    assert lines[1].split() == ["T-shirt/t", "8", "2", "80.0%"]
-    assert lines[2].split() == ["Trouser", "1", "9", "90.0%"]
+    assert lines[0].split() == ["0", "1", "recall"]
+    assert lines[1].split() == ["0", "T-shirt/top", "8", "2", "80.0%"]  # never cut short
+    assert lines[2].split() == ["1", "Trouser", "1", "9", "90.0%"]
+    assert len({len(s) for s in lines}) == 1  # the columns line up
+    numbered = metrics.render_confusion(m, ["0", "1"]).splitlines()
+    assert numbered[1].split() == ["0", "8", "2", "80.0%"]  # "0 0" would say nothing more
+
+
+def test_rendered_matrix_adds_iou_per_class_when_given():
+    m = np.array([[8, 2], [1, 9]])
+    lines = metrics.render_confusion(m, ["background", "a very long class name"],
+                                     metrics.iou(m)).splitlines()
+    assert lines[0].split() == ["0", "1", "recall", "IoU"]
+    assert lines[2].startswith("1 a very long class name ")
+    assert lines[2].split()[-1] == f"{9 / 12:.3f}"

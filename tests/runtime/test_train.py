@@ -5,6 +5,7 @@ import io
 import json
 import os
 import signal
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -83,9 +84,11 @@ def test_a_run_resumed_after_an_epoch_ends_with_the_same_weights(tmp_path, monke
         np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
 
 
-def test_ctrl_c_mid_epoch_saves_and_resuming_ends_bit_for_bit_the_same(tmp_path, monkeypatch):
+@pytest.mark.parametrize("augment", [{"flip": True}, {"crop": 4}, {"flip": True, "crop": 2}])
+def test_ctrl_c_mid_epoch_saves_and_resuming_ends_bit_for_bit_the_same(tmp_path, monkeypatch,
+                                                                      augment):
     config = TrainConfig(epochs=2, batch_size=50, optimizer="sgd", lr=0.05, nesterov=True,
-                         flip=True)  # the flips are drawn per step too
+                         **augment)  # the flips and crops are drawn per step too
     straight, _ = run(tmp_path / "a", config)
     restore = interrupt_at(monkeypatch, 7)  # in epoch 1 of 2
     _, outcome = run(tmp_path / "b", config)
@@ -132,18 +135,25 @@ def test_plain_weights_are_not_a_training_checkpoint(tmp_path):
         read_run(tmp_path / "w.safetensors")
 
 
-def test_flip_mirrors_half_the_batch_with_its_label_maps():
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((400, 1, 6, 7)).astype(np.float32)
-    y = rng.integers(0, 11, (400, 6, 7))
-    fx, fy = x.copy(), y.copy()
-    loop._mirror_half(fx, fy, np.random.default_rng(1))
-    mirrored = (fx != x).any(axis=(1, 2, 3))
-    assert 150 < mirrored.sum() < 250
-    np.testing.assert_array_equal(fx[mirrored], x[mirrored][..., ::-1])
-    np.testing.assert_array_equal(fy[mirrored], y[mirrored][..., ::-1])
-    np.testing.assert_array_equal(fx[~mirrored], x[~mirrored])
-    np.testing.assert_array_equal(fy[~mirrored], y[~mirrored])
-    labels = y[:, 0, 0].copy()  # class labels stay as they are
-    loop._mirror_half(x, labels, np.random.default_rng(1))
-    np.testing.assert_array_equal(labels, y[:, 0, 0])
+def test_crop_changes_what_is_learned_and_the_checkpoint_keeps_it(tmp_path):
+    plain, _ = run(tmp_path / "a", TrainConfig(epochs=1, batch_size=50, lr=0.05))
+    cropped, _ = run(tmp_path / "b", TrainConfig(epochs=1, batch_size=50, lr=0.05, crop=4))
+    assert not np.array_equal(plain.params["fc.weight"], cropped.params["fc.weight"])
+    assert json.loads(read_run(tmp_path / "b" / "checkpoint.safetensors")[1]["config"])[
+        "crop"] == 4
+
+
+def test_a_validation_split_is_scored_each_epoch_and_recorded_with_its_size(tmp_path):
+    d = mnist1d()
+    data = replace(d, x_train=d.x_train[:800], y_train=d.y_train[:800],
+                   x_val=d.x_train[800:], y_val=d.y_train[800:])
+    log = io.StringIO()
+    train(model(), data, TrainConfig(epochs=2, batch_size=50, val_split=0.2),
+          tmp_path, IDENTITY, log)
+    lines = [json.loads(s) for s in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert list(lines[0])[:8] == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                  "val_examples", "test_loss", "test_acc"]
+    assert lines[0]["val_examples"] == 200 and lines[1]["val_loss"] < lines[0]["val_loss"]
+    assert lines[0]["val_acc"] != lines[0]["test_acc"]  # scored on other examples
+    summaries = log.getvalue().splitlines()
+    assert len(summaries) == 2 and "| val loss " in summaries[0] and "| test loss " in summaries[0]

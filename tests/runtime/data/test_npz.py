@@ -128,7 +128,7 @@ def test_empty_arrays_are_named(tmp_path, arrays, key, shape):
 
 
 def test_too_few_examples_to_hold_out_a_test_split_are_refused(tmp_path):
-    with pytest.raises(DataError, match="3 examples leave none for a test split .* give "
+    with pytest.raises(DataError, match="no test split can be taken from 3 examples .* give "
                                         "`x_test` and `y_test`"):
         load_dataset(save(tmp_path, x=np.ones((3, 5)), y=np.array([0, 1, 2])))
 
