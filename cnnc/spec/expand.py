@@ -22,6 +22,7 @@ from cnnc.spec.diagnose import diagnose
 from cnnc.spec.expr import ExprError, substitute
 from cnnc.spec.limits import MAX_LAYERS
 from cnnc.spec.load import Path, SourceMap
+from cnnc.spec.op_names import unknown_op_hint
 from cnnc.spec.schema import LAYER, RESERVED_NAMES, BlockCall, SpecDoc
 
 INPUT_ID = "input"
@@ -91,6 +92,7 @@ class _Expander:
         self.layers: list[tuple[LayerInstance, list[_Ref]]] = []
         self.ids: dict[str, Path] = {INPUT_ID: ()}
         self.bad_blocks: set[str] = set()  # reported once by check_blocks, not per instance
+        self.unknown_paths: set[Path] = set()  # `from` references reported already
 
     # --- diagnostics -------------------------------------------------------------------------
 
@@ -205,7 +207,7 @@ class _Expander:
         data.pop("if", None)
         data["id"] = local
         if entry["op"] not in RULES:
-            hint = did_you_mean(entry["op"], RULES) or f"ops: {', '.join(sorted(RULES))}"
+            hint = unknown_op_hint(entry["op"])
             self.error("unknown-op", f"unknown op `{entry['op']}`", path + ("op",), calls, hint)
             return
         try:
@@ -362,6 +364,11 @@ class _Expander:
         return ref
 
     def unknown_reference(self, ref: _Ref) -> None:
+        """Report a `from` that names nothing, once per place in the file: the same mistake in
+        every copy of a repeated block is one mistake."""
+        if ref.path in self.unknown_paths:
+            return
+        self.unknown_paths.add(ref.path)
         scope = ref.scope
         local = [n for n in scope.names if not n.startswith("#")]
         nested = [i[len(scope.prefix) + 1:] if scope.prefix else i for i in self.ids
