@@ -6,7 +6,7 @@ import pytest
 
 from cnnc import CnncError, compile_text
 from cnnc.ops import RULES
-from cnnc.spec.op_names import ALIASES, KINDS, unknown_op_hint
+from cnnc.spec.op_names import ALIASES, KINDS
 
 
 def hint(op: str) -> str:
