@@ -7,6 +7,7 @@ import math
 
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
+from cnnc.ops import RULES
 from runtime.plan import Tensor
 
 
@@ -26,7 +27,7 @@ def tensors(c: Compiled) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[
         shapes = d[keys.PARAMS]
         trainable = not layer.attrs.frozen
         for name, shape in shapes.items():
-            if layer.op == "batchnorm":  # weight 1, bias 0: the identity affine map
+            if RULES[layer.op].family == "norm":  # weight 1, bias 0: the identity affine map
                 init, bound = ("ones" if name == "weight" else "zeros"), 0.0
             else:  # kaiming_uniform(a=sqrt(5)) and the bias rule both give 1/sqrt(fan_in)
                 init, bound = "uniform", 1 / math.sqrt(_fan_in(shapes["weight"]))

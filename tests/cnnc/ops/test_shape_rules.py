@@ -29,14 +29,20 @@ from cnnc.ops.conv import ConvAttrs
 from cnnc.ops.conv_transpose import ConvTransposeAttrs
 from cnnc.ops.crop import CropAttrs
 from cnnc.ops.flatten import FlattenAttrs
+from cnnc.ops.gelu import GeluAttrs
 from cnnc.ops.global_avgpool import GlobalAvgPoolAttrs
 from cnnc.ops.global_maxpool import GlobalMaxPoolAttrs
+from cnnc.ops.groupnorm import GroupNormAttrs
+from cnnc.ops.hardsigmoid import HardsigmoidAttrs
+from cnnc.ops.hardswish import HardswishAttrs
+from cnnc.ops.layernorm import LayerNormAttrs
 from cnnc.ops.linear import LinearAttrs
 from cnnc.ops.lrn import LrnAttrs
 from cnnc.ops.maxpool import MaxPoolAttrs
 from cnnc.ops.mul import MulAttrs
 from cnnc.ops.pad import PadAttrs
 from cnnc.ops.reshape import ReshapeAttrs
+from cnnc.ops.silu import SiluAttrs
 from cnnc.ops.upsample import UpsampleAttrs
 
 torch = pytest.importorskip("torch")
@@ -672,6 +678,87 @@ def test_lrn_refuses_a_vector():
         nn.LocalResponseNorm(3)(batch((8,)))
     with pytest.raises(RuleError):  # the rule returns (8,)
         RULES["lrn"].infer(LrnAttrs.model_validate({"op": "lrn", "size": 3}), ((8,),))
+
+
+@SETTINGS
+@given(x_shape=st.one_of(st.tuples(st.integers(1, 8)), feature_map(max_channels=8)),
+       groups=st.integers(1, 8), affine=st.booleans())
+def test_groupnorm_matches_torch(x_shape, groups, affine):
+    a = GroupNormAttrs.model_validate({"op": "groupnorm", "groups": groups, "affine": affine})
+    got = rule_outcome("groupnorm", a, x_shape)
+    x = batch(x_shape)
+    assert got == torch_outcome(lambda: nn.GroupNorm(groups, x_shape[0], affine=affine)(x))
+    if got != REFUSED:
+        module = nn.GroupNorm(groups, x_shape[0], affine=affine)
+        assert RULES["groupnorm"].params(a, (x_shape,)) == param_shapes(module)
+        assert RULES["groupnorm"].buffers(a, (x_shape,)) == {}
+        assert RULES["groupnorm"].macs(a, (x_shape,), got) == 0
+        assert RULES["groupnorm"].receptive(a, (x_shape,)) is None  # pointwise
+
+
+@pytest.mark.parametrize("c, groups, near", [(6, 4, "3 or 6"), (4, 8, "4"), (10, 3, "2 or 5")])
+def test_groupnorm_refusal_suggests_groups_that_divide(c, groups, near):
+    a = GroupNormAttrs.model_validate({"op": "groupnorm", "groups": groups})
+    with pytest.raises(RuleError) as info:
+        RULES["groupnorm"].infer(a, ((c, 8, 8),))
+    e = info.value
+    assert (e.kind, e.attr) == ("channels", "groups")
+    assert f"channels ({c})" in e.message and f"groups ({groups})" in e.message
+    assert f"{near} would" in e.hint
+
+
+def test_groupnorm_refuses_groups_of_one_value():
+    a = GroupNormAttrs.model_validate({"op": "groupnorm", "groups": 4})
+    with pytest.raises(RuleError) as info:
+        RULES["groupnorm"].infer(a, ((4,),))
+    assert (info.value.kind, info.value.attr) == ("size", "groups")
+    assert RULES["groupnorm"].infer(a, ((4, 2),)) == (4, 2)  # two values a group will do
+
+
+@SETTINGS
+@given(x_shape=st.one_of(st.tuples(st.integers(1, 8)), feature_map(max_channels=8)),
+       affine=st.booleans())
+def test_layernorm_matches_torch_on_channels_last(x_shape, affine):
+    a = LayerNormAttrs.model_validate({"op": "layernorm", "affine": affine, "eps": 1e-6})
+    got = rule_outcome("layernorm", a, x_shape)
+    module = nn.LayerNorm(x_shape[0], eps=1e-6, elementwise_affine=affine, bias=affine)
+    x = batch(x_shape)
+    assert got == torch_outcome(lambda: module(x.movedim(1, -1)).movedim(-1, 1))
+    assert RULES["layernorm"].params(a, (x_shape,)) == param_shapes(module)
+    assert RULES["layernorm"].lower(a, (x_shape,), got) == {"eps": 1e-6}
+    assert RULES["layernorm"].macs(a, (x_shape,), got) == 0
+    assert RULES["layernorm"].receptive(a, (x_shape,)) is None
+
+
+# --- activations -------------------------------------------------------------------------------
+
+ACTIVATIONS = {  # op: (attrs model, extra attributes, PyTorch module)
+    "silu": (SiluAttrs, {}, nn.SiLU()),
+    "gelu": (GeluAttrs, {}, nn.GELU()),
+    "gelu_tanh": (GeluAttrs, {"approximate": "tanh"}, nn.GELU(approximate="tanh")),
+    "hardswish": (HardswishAttrs, {}, nn.Hardswish()),
+    "hardsigmoid": (HardsigmoidAttrs, {}, nn.Hardsigmoid()),
+}
+
+
+@pytest.mark.parametrize("x_shape", [(7,), (3, 9), (2, 5, 6), (2, 3, 4, 5)])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_matches_torch(name, x_shape):
+    model, extra, module = ACTIVATIONS[name]
+    op = name.removesuffix("_tanh")
+    a = model.model_validate({"op": op} | extra)
+    got = rule_outcome(op, a, x_shape)
+    assert got == torch_outcome(lambda: module(batch(x_shape)))
+    assert RULES[op].params(a, (x_shape,)) == param_shapes(module) == {}
+    assert RULES[op].macs(a, (x_shape,), got) == 0
+    assert RULES[op].receptive(a, (x_shape,)) is None
+
+
+def test_gelu_lowers_its_approximation():
+    for approximate in ("none", "tanh"):
+        a = GeluAttrs.model_validate({"op": "gelu", "approximate": approximate})
+        assert RULES["gelu"].lower(a, ((4,),), (4,)) == {"approximate": approximate}
+    assert GeluAttrs.model_validate({"op": "gelu"}).approximate == "none"
 
 
 # --- merges ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""relu6, leaky_relu, sigmoid, tanh, softmax, identity, one_minus."""
+"""relu6, leaky_relu, sigmoid, silu, gelu, hardswish, hardsigmoid, tanh, softmax, identity,
+one_minus."""
 
 import warnings
 
@@ -6,7 +7,19 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import identity, leaky_relu, one_minus, relu6, sigmoid, softmax, tanh
+from runtime.kernels import (
+    gelu,
+    hardsigmoid,
+    hardswish,
+    identity,
+    leaky_relu,
+    one_minus,
+    relu6,
+    sigmoid,
+    silu,
+    softmax,
+    tanh,
+)
 
 SHAPES = [(3, 4), (2, 3, 2, 3)]
 
@@ -16,6 +29,13 @@ CASES = {  # name: (kernel, attrs, torch reference as text, evaluated once torch
     "leaky_relu_steep": (leaky_relu, {"negative_slope": 0.3}, "F.leaky_relu(t, 0.3)"),
     "leaky_relu_negative": (leaky_relu, {"negative_slope": -0.5}, "F.leaky_relu(t, -0.5)"),
     "sigmoid": (sigmoid, {}, "torch.sigmoid(t)"),
+    "silu": (silu, {}, "F.silu(t)"),
+    "gelu": (gelu, {"approximate": "none"}, "F.gelu(t)"),
+    "gelu_tanh": (gelu, {"approximate": "tanh"}, "F.gelu(t, approximate='tanh')"),
+    "hardswish": (hardswish, {}, "F.hardswish(t)"),
+    # PyTorch's definition: F.hardsigmoid's float64 backward scales by 1/6 as a float32
+    # constant, 3e-8 off (test_hard_activations_at_the_kinks compares with it)
+    "hardsigmoid": (hardsigmoid, {}, "F.relu6(t + 3) / 6"),
     "tanh": (tanh, {}, "torch.tanh(t)"),
     "softmax": (softmax, {}, "F.softmax(t, dim=1)"),
     "identity": (identity, {}, "t"),
@@ -74,3 +94,22 @@ def test_softmax_is_stable_far_out():
 def test_identity_is_a_view():
     x = np.ones((2, 3))
     assert identity.forward(np, [x], {}, {}, True)[0] is x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_at_the_kinks(name, dtype):
+    """PyTorch's gradient at x = -3 and 3, and its exact forward values around them."""
+    torch = pytest.importorskip("torch")
+    kernel, op = CASES[name][0], getattr(torch.nn.functional, name)
+    x = np.array([-4, -3, -2.5, -1e-3, 0, 1e-3, 2.5, 3, 4], dtype=dtype)
+    dy = np.linspace(0.5, 2, x.size, dtype=dtype)
+    t = torch.tensor(x, requires_grad=True)
+    op(t).backward(torch.tensor(dy))
+    y, saved = kernel.forward(np, [x], {}, {}, True)
+    (dx,), _ = kernel.backward(np, dy, saved, {}, {})
+    np.testing.assert_array_equal(y, op(torch.tensor(x)).numpy())
+    if name == "hardswish":
+        np.testing.assert_array_equal(dx, t.grad.numpy())
+    else:  # PyTorch multiplies by 1/6 rounded to float32: an ulp in float32, 3e-8 in float64
+        np.testing.assert_allclose(dx, t.grad.numpy(), rtol=2e-7, atol=0)

@@ -1,0 +1,14 @@
+"""Hard sigmoid (MobileNetV3), relu6(x + 3) / 6. Kernel: runtime/kernels/hardsigmoid.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import LayerAttrs, Rule, same_shape
+
+
+class HardsigmoidAttrs(LayerAttrs):
+    op: Literal["hardsigmoid"]
+
+
+RULE = Rule(HardsigmoidAttrs, same_shape, "activation")

@@ -1,0 +1,14 @@
+"""Hard swish (MobileNetV3), x * relu6(x + 3) / 6. Kernel: runtime/kernels/hardswish.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnnc.ops.base import LayerAttrs, Rule, same_shape
+
+
+class HardswishAttrs(LayerAttrs):
+    op: Literal["hardswish"]
+
+
+RULE = Rule(HardswishAttrs, same_shape, "activation")
