@@ -84,7 +84,8 @@ class Rule:
     receptive: one Window per spatial axis of the first input, or None for a pointwise op
     lower:     the kernel's attributes as plain values, resolved (runtime/plan.py)
     arity:     (fewest, most) inputs; None means no upper bound
-    family:    groups ops for colours and legends in reports
+    family:    groups ops for colours and legends in reports; a "norm" op's weight starts
+               at 1 and its bias at 0 (cnnc/lower/params.py)
     """
 
     attrs: type[LayerAttrs]
