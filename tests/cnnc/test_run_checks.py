@@ -158,6 +158,18 @@ def test_a_read_only_out_is_refused_before_the_data_loads(tmp_path, no_data, cap
     assert not out.exists()
 
 
+def test_a_read_only_out_is_refused_where_the_os_says_so(tmp_path, monkeypatch, no_data,
+                                                       capsys):
+    """The same check where root would pass the chmod test above: os.access answers as the
+    kernel would for another user."""
+    import cnnc.run_checks
+    monkeypatch.setattr(cnnc.run_checks.os, "access", lambda path, mode: False)
+    out = tmp_path / "run"
+    assert main(["run", "mnist1d_cnn", "--train", "--data", "mnist1d", "--out", str(out)]) == 2
+    assert f"--out '{out}': permission denied in '{tmp_path}'" in one_line(
+        capsys.readouterr().err)
+
+
 def test_a_new_run_never_overwrites_an_earlier_one(tmp_path, monkeypatch, no_data, capsys):
     monkeypatch.chdir(tmp_path)
     earlier = Path("runs") / "mnist1d_mlp" / "checkpoint.safetensors"  # the default --out
