@@ -277,3 +277,34 @@ def test_an_argument_must_be_written_with_a_dollar():
 def test_the_input_cannot_be_an_output():
     spec = HEAD + "outputs: [relu_1, input]\nlayers:\n  - {op: relu}\n"
     assert errors(spec) == [("reference", 3, 19)]
+
+
+def test_a_mul_that_cannot_broadcast_gets_the_hint_for_gates():
+    spec = HEAD + """\
+layers:
+  - {id: maps, op: conv, out: 8, kernel: 1}
+  - {id: pooled, op: global_avgpool}
+  - {id: gate, op: flatten}
+  - {op: mul, from: [maps, gate]}
+"""
+    assert errors(spec) == [("shape", 7, 21)]
+    assert "reshape a vector gate to (C,1,1) first" in message(spec)
+    wide = HEAD + "layers:\n  - {id: a, op: conv, out: 8, kernel: 1}\n  - {id: b, op: conv, " \
+                  "out: 4, kernel: 1, from: input}\n  - {op: mul, from: [a, b]}\n"
+    assert "a gate broadcasts over the axes where it has size 1" in message(wide)
+    assert "add a 1x1 conv" in message(wide.replace("op: mul", "op: add"))
+
+
+def test_a_channel_gate_broadcasts_over_the_map():
+    from cnnc import compile_text
+    spec = HEAD + """\
+layers:
+  - {id: maps, op: conv, out: 8, kernel: 3, padding: 1}
+  - {op: global_avgpool}
+  - {op: flatten}
+  - {op: linear, out: 8}
+  - {op: sigmoid}
+  - {id: gate, op: reshape, shape: [8, 1, 1]}
+  - {op: mul, from: [maps, gate]}
+"""
+    assert compile_text(spec).output_shape == (8, 32, 32)

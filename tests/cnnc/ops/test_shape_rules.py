@@ -803,16 +803,17 @@ def test_concat_matches_torch(first, data):
 @SETTINGS
 @given(first=feature_map(max_size=6), data=st.data(), op=st.sampled_from(["add", "mul"]))
 def test_elementwise_merge_matches_torch(first, data, op):
-    """Equal shapes pass through. A different axis is refused by both when PyTorch cannot
-    broadcast it (both sizes above 1); cnnc never broadcasts, so sizes of 1 are left out."""
+    """Equal shapes pass through; an axis of size 1 broadcasts (a (C,1,1) gate over a (C,H,W)
+    map); other differences are refused, by both."""
     shapes = [first]
     for _ in range(data.draw(st.integers(1, 3))):
         shape = list(first)
-        if data.draw(st.integers(0, 3)) == 0:
-            axis = data.draw(st.integers(0, len(first) - 1))
-            assume(first[axis] > 1)
-            size = data.draw(st.integers(2, 7))
-            shape[axis] = size + (size >= first[axis])  # any of 2..8 but first[axis]
+        for axis in range(len(first)):
+            kind = data.draw(st.integers(0, 4))
+            if kind == 0:
+                shape[axis] = 1
+            elif kind == 1:
+                shape[axis] = data.draw(st.integers(1, 8))
         shapes.append(tuple(shape))
     model = AddAttrs if op == "add" else MulAttrs
     got = rule_outcome(op, model.model_validate({"op": op}), *shapes)
@@ -822,9 +823,12 @@ def test_elementwise_merge_matches_torch(first, data, op):
 
 
 @pytest.mark.parametrize("op", ["add", "mul"])
-def test_elementwise_merge_refuses_what_torch_would_broadcast(op):
-    """Stricter than PyTorch on purpose: a size-1 axis or a missing axis is a spec mistake."""
+def test_elementwise_merge_refuses_a_missing_axis_that_torch_would_broadcast(op):
+    """Stricter than PyTorch on purpose: inputs of different ranks are a spec mistake (a
+    vector gate is reshaped to (C,1,1) first)."""
     model = AddAttrs if op == "add" else MulAttrs
-    for shapes in [((4, 8, 8), (4, 1, 8)), ((4, 8, 8), (8, 8)), ((4, 8, 8), (1, 8, 8))]:
-        with pytest.raises(RuleError):
+    for shapes in [((4, 8, 8), (8, 8)), ((4, 8, 8), (8,)), ((4, 1, 1), (4,))]:
+        with pytest.raises(RuleError, match="different ranks"):
             RULES[op].infer(model.model_validate({"op": op}), shapes)
+    gate = RULES[op].infer(model.model_validate({"op": op}), ((4, 8, 8), (4, 1, 1), (1, 8, 8)))
+    assert gate == (4, 8, 8)

@@ -1,5 +1,8 @@
 """add, mul, concat: two or more inputs."""
 
+import functools
+import operator
+
 import numpy as np
 import pytest
 from gradcheck import check_kernel
@@ -58,3 +61,33 @@ def test_merges_match_torch(dtype, rtol, n):
         for dx, t in zip(dxs, ts, strict=True):
             assert dx.dtype == dtype
             np.testing.assert_allclose(dx, t.grad.numpy(), rtol=rtol, atol=rtol)
+
+
+GATES = [[(2, 3, 4, 4), (2, 3, 1, 1)], [(2, 3, 1, 1), (2, 3, 4, 4)], [(2, 1, 4, 4), (2, 3, 4, 4)],
+         [(2, 3, 4, 4), (2, 3, 1, 1), (2, 1, 4, 1)], [(2, 5, 7), (2, 5, 1)]]
+
+
+@pytest.mark.parametrize("shapes", GATES, ids=str)
+@pytest.mark.parametrize("kernel", [add, mul], ids=["add", "mul"])
+def test_broadcast_gradient(kernel, shapes):
+    rng = np.random.default_rng(len(shapes))
+    check_kernel(kernel, [rng.standard_normal(s) for s in shapes], {}, {})
+
+
+@pytest.mark.parametrize("shapes", GATES, ids=str)
+def test_broadcast_matches_torch(shapes):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    for kernel, reference in ((add, lambda ts: sum(ts[1:], ts[0])),
+                              (mul, lambda ts: functools.reduce(operator.mul, ts))):
+        ts = [torch.tensor(x, requires_grad=True) for x in xs]
+        out = reference(ts)
+        dy = rng.standard_normal(tuple(out.shape)).astype(np.float32)
+        out.backward(torch.tensor(dy))
+        y, saved = kernel.forward(np, list(xs), {}, {}, True)
+        dxs, _ = kernel.backward(np, dy, saved, {}, {})
+        np.testing.assert_allclose(y, out.detach().numpy(), rtol=1e-6)
+        for dx, t in zip(dxs, ts, strict=True):
+            assert dx.shape == tuple(t.shape)
+            np.testing.assert_allclose(dx, t.grad.numpy(), rtol=1e-5, atol=1e-5)
