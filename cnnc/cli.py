@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--rankdir", type=str.upper, choices=RANKDIRS,
                           help="diagrams: direction of flow, TB (top to bottom, the default) or "
                                "LR (left to right, for wide pages)")
+    compile_.add_argument("--size", metavar="PAGE",
+                          help="diagrams: a page to fit, e.g. 10x7.5in or 25x19cm, or an aspect, "
+                               "e.g. 16:9; a deep network is folded into columns (TB) or rows "
+                               "(LR) to fill it")
+    compile_.add_argument("--fold", metavar="N",
+                          help="diagrams: fold into N columns (TB) or rows (LR); default: as "
+                               "--size asks, else 1")
+    compile_.add_argument("--dpi", metavar="DPI", help="png: dots per inch (96)")
+    compile_.add_argument("--font", metavar="NAME",
+                          help="diagrams: the typeface, e.g. 'DejaVu Sans' (Helvetica)")
+    compile_.add_argument("--fontsize", metavar="PT",
+                          help="diagrams: the size of the layers' text in points (10); titles "
+                               "and labels keep their proportions")
 
     weights = commands.add_parser(
         "import", help="map a PyTorch-style state dict (.npz or .safetensors) onto a spec's "
@@ -247,23 +260,27 @@ def _compile(args: argparse.Namespace) -> int:
     if fmt in PAPER:
         from cnnc.report import paper
         return _write(args.output, getattr(paper, f"render_{fmt}")(compiled))
-    dot = compiled.to_dot(args.depth, args.rankdir or "TB")
+    from cnnc.report.drawing import UNFOLDED, from_text
+    drawing = compiled.diagram(args.depth, args.rankdir or "TB", font=args.font or "Helvetica",
+                               **from_text(args.size, args.fold, args.dpi, args.fontsize))
     if fmt == "dot":
-        return _write(args.output, dot)
-    from cnnc.report.render import INSTALL_HINT, RenderError, render
+        return _write(args.output, drawing.dot)
+    from cnnc.report.render import INSTALL_HINT, RenderError
     try:
-        image, warnings = render(dot, fmt)
+        image, warnings = drawing.render(fmt)
     except RenderError as e:
         if args.output is None:
             print(f"cnnc: {e}; {INSTALL_HINT}, or use --format dot", file=sys.stderr)
             return 3
         fallback = args.output.with_suffix(".dot")
-        if _write(fallback, dot):
+        if _write(fallback, drawing.dot):
             return 2
         print(f"cnnc: {e}, so {args.output} was not drawn; wrote {fallback} instead"
               + (f"; {INSTALL_HINT}" if e.missing else ""), file=sys.stderr)
         return 3
-    if warnings:  # the one a user meets: a PNG too tall for a bitmap, scaled down to fit
+    if warnings and warnings[0].startswith(UNFOLDED):
+        print(f"cnnc: warning: {warnings[0]}", file=sys.stderr)
+    elif warnings:  # the one a user meets: a PNG too tall for a bitmap, scaled down to fit
         print(f"cnnc: warning: Graphviz says: {warnings[0]}; --depth N draws fewer nodes, "
               "and .svg and .pdf have no size limit", file=sys.stderr)
     return _write(args.output, image)
@@ -312,6 +329,17 @@ def _check_output(args: argparse.Namespace, fmt: str | None) -> str | None:
         return f"--fuse lists fusions in the table or the json, not in {fmt}"
     if fmt not in DIAGRAMS and (args.depth is not None or args.rankdir is not None):
         return f"--depth and --rankdir shape diagrams ({', '.join(DIAGRAMS)}), not {fmt}"
+    from cnnc.report.drawing import from_text
+    styles = [f"--{name}" for name in ("size", "fold", "dpi", "font", "fontsize")
+              if getattr(args, name) is not None]
+    if fmt not in DIAGRAMS and styles:
+        return f"{', '.join(styles)}: only for diagrams ({', '.join(DIAGRAMS)}), not {fmt}"
+    if args.dpi is not None and fmt != "png":
+        return f"--dpi sets the resolution of a png; {fmt} has none"
+    try:
+        from_text(args.size, args.fold, args.dpi, args.fontsize)
+    except ValueError as e:
+        return f"--{e}"
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, Literal
 
 import networkx as nx
 from pydantic import ValidationError
@@ -19,10 +19,9 @@ from cnnc.passes.memory import Memory, measure_memory
 from cnnc.passes.params import count_params, numel
 from cnnc.passes.receptive_field import trace_receptive_fields
 from cnnc.passes.shapes import infer_shapes
-from cnnc.report.dot import render_dot
+from cnnc.report.drawing import NOTEBOOK_SIZE, Drawing, readable_depth
 from cnnc.report.html import render_html
 from cnnc.report.json import to_json
-from cnnc.report.render import svg_or_none
 from cnnc.report.table import render_table
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.expand import INPUT_ID, Network, expand
@@ -79,14 +78,29 @@ class Compiled:
     def table(self) -> str:
         return render_table(self)
 
-    def to_dot(self, depth: int | None = None, rankdir: str = "TB") -> str:
-        """Graphviz DOT text; `depth` collapses block instances nested that deep into single
-        nodes (see cnnc/report/diagram.py), `rankdir` is TB or LR."""
-        return render_dot(self, depth, rankdir)
+    def to_dot(self, depth: int | None = None, rankdir: str = "TB", *, size: str | None = None,
+               fold: int | None = None, font: str = "Helvetica", fontsize: float = 10) -> str:
+        """Graphviz DOT text, the same as `cnnc compile --format dot`; the options are those
+        of `diagram`, except that `depth` defaults to every layer."""
+        return Drawing(self, depth, rankdir, size, fold, None, font, fontsize).dot
+
+    def diagram(self, depth: int | None | Literal["auto"] = "auto", rankdir: str = "TB", *,
+                size: str | None = None, fold: int | None = None, dpi: float | None = None,
+                font: str = "Helvetica", fontsize: float = 10) -> Drawing:
+        """The diagram, to show in a notebook or `.save("net.svg")` (.png, .pdf, .dot).
+        `depth` collapses block instances nested that deep into single nodes (None: every
+        layer; "auto": the most detail that stays readable, see cnnc/report/drawing.py);
+        `rankdir` is TB or LR; `size` a page to fit (`10x7.5in`, `25x19cm`) or an aspect
+        (`16:9`) that a deep network is folded to, in columns (TB) or rows (LR); `fold` that
+        many columns or rows instead; `dpi` a PNG's resolution; `font` and `fontsize` those of
+        the layers' text (the rest keeps its proportions). Raises ValueError for a bad option."""
+        chosen = readable_depth(self) if depth == "auto" else depth
+        return Drawing(self, chosen, rankdir, size, fold, dpi, font, fontsize)
 
     def _repr_svg_(self) -> str | None:
-        """The diagram in a notebook; None where Graphviz is missing (the table shows instead)."""
-        return svg_or_none(self.to_dot())
+        """The diagram in a notebook, at a readable depth and folded to a wide page; None
+        where Graphviz is missing (the table shows instead)."""
+        return self.diagram(size=NOTEBOOK_SIZE)._repr_svg_()
 
     def _repr_html_(self) -> str:
         """The diagram and the layer table in a notebook, as HTML (which Jupyter prefers)."""

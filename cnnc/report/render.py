@@ -24,15 +24,17 @@ class RenderError(Exception):
         self.missing = missing
 
 
-def render(dot_text: str, fmt: str) -> tuple[bytes, list[str]]:
+def render(dot_text: str, fmt: str, dpi: float | None = None) -> tuple[bytes, list[str]]:
     """The diagram drawn by Graphviz as `fmt` (svg, png, pdf), and the warnings Graphviz gave
-    (a PNG too large for a bitmap is scaled down, say); raises RenderError."""
+    (a PNG too large for a bitmap is scaled down, say); raises RenderError. `dpi` sets a
+    PNG's resolution (PNG_DPI by default); SVG and PDF have none."""
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"format is one of {', '.join(IMAGE_FORMATS)}, not {fmt!r}")
     exe = shutil.which("dot")
     if exe is None:
         raise RenderError("Graphviz `dot` was not found on PATH", missing=True)
-    command = [exe, f"-T{fmt}"] + ([f"-Gdpi={PNG_DPI}"] if fmt == "png" else [])
+    # on the command line, not in the DOT text: there Graphviz would scale SVG and PDF by it
+    command = [exe, f"-T{fmt}"] + ([f"-Gdpi={dpi or PNG_DPI:g}"] if fmt == "png" else [])
     try:
         done = subprocess.run(command, input=dot_text.encode(), capture_output=True,
                               timeout=300, check=False)
