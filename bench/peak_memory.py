@@ -38,8 +38,8 @@ def main() -> None:
     labels = rng.integers(0, 1000, batch)
     if side == "cnnc":
         from cnnc import build_model
-        from runtime import jit
-        from runtime.losses import softmax_cross_entropy
+        from cnnc_runtime import jit
+        from cnnc_runtime.losses import softmax_cross_entropy
         jit.set_threads(threads)
         model = build_model(name, seed=0)
         if mode == "train":

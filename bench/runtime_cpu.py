@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from cnnc import build_model, compile_file
-from runtime import blas, jit
-from runtime.importer import map_state_dict
-from runtime.kernels import batchnorm, conv, conv_bn, conv_cpu, winograd, winograd_cpu
-from runtime.losses import softmax_cross_entropy
+from cnnc_runtime import blas, jit
+from cnnc_runtime.importer import map_state_dict
+from cnnc_runtime.kernels import batchnorm, conv, conv_bn, conv_cpu, winograd, winograd_cpu
+from cnnc_runtime.losses import softmax_cross_entropy
 
 TESTS = Path(__file__).resolve().parents[1] / "tests" / "runtime"
 PEAK = Path(__file__).with_name("peak_memory.py")

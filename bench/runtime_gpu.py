@@ -13,9 +13,9 @@ bn        training BN + ReLU: conv_bn.moments + normalise (and the running stati
           (also as a share of copy). Targets: fused >= 1.5x unfused and >= 70% of copy.
 models    images/s of a training step (forward, softmax cross-entropy, backward, SGD update)
           and of inference (BN folded in cnnc): cnnc against PyTorch with the same weights
-          (runtime.importer), cudnn.benchmark on, TF32 off (cnnc's GEMMs are FP32), taking
+          (cnnc_runtime.importer), cudnn.benchmark on, TF32 off (cnnc's GEMMs are FP32), taking
           turns step by step. Target: resnet50 training >= 0.5x PyTorch.
-conv      one convolution, cnnc's im2col + cuBLAS GEMM (runtime.kernels.conv.forward) against
+conv      one convolution, cnnc's im2col + cuBLAS GEMM (cnnc_runtime.kernels.conv.forward) against
           cuDNN through cupyx.cudnn (where CuPy still has it) and through PyTorch, at ResNet-50's
           conv shapes, batch 64: does cuDNN win, and by how much?
 
@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from cnnc import build_model, compile_file
-from runtime import device
-from runtime.importer import map_state_dict
-from runtime.kernels import batchnorm, conv, conv_bn, conv_relu, relu
-from runtime.losses import softmax_cross_entropy
+from cnnc_runtime import device
+from cnnc_runtime.importer import map_state_dict
+from cnnc_runtime.kernels import batchnorm, conv, conv_bn, conv_relu, relu
+from cnnc_runtime.losses import softmax_cross_entropy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "runtime"))
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
-from runtime.device import array_module
-from runtime.model import Model
+from cnnc_runtime.device import array_module
+from cnnc_runtime.model import Model
 
 
 def build_model(spec: str | Path | Compiled, input_shape: tuple[int, ...] | None = None,

@@ -289,8 +289,8 @@ def _compile(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from cnnc.compiler import compile_file
     from cnnc.lower import lower
-    from runtime import checkpoint
-    from runtime.importer import WeightsError, map_state_dict, read_arrays
+    from cnnc_runtime import checkpoint
+    from cnnc_runtime.importer import WeightsError, map_state_dict, read_arrays
     if args.output is not None and args.output.suffix != ".safetensors":
         print(f"cnnc import: error: -o '{args.output}': checkpoints are .safetensors files",
               file=sys.stderr)

@@ -26,13 +26,13 @@ from cnnc.run_checks import (
     writable_dir,
     writable_file,
 )
-from runtime import metrics
-from runtime.data import DataError, Dataset, fit_to_input, load_dataset, standardise
-from runtime.device import array_module, to_host
-from runtime.model import Model
-from runtime.train import EVAL_BATCH, load_weights
-from runtime.train import evaluate as score
-from runtime.wording import plural
+from cnnc_runtime import metrics
+from cnnc_runtime.data import DataError, Dataset, fit_to_input, load_dataset, standardise
+from cnnc_runtime.device import array_module, to_host
+from cnnc_runtime.model import Model
+from cnnc_runtime.train import EVAL_BATCH, load_weights
+from cnnc_runtime.train import evaluate as score
+from cnnc_runtime.wording import plural
 
 CONFUSION = "confusion.png"
 SIDE_BY_SIDE = 4  # examples in the segmentation overview picture
@@ -79,7 +79,7 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"mean IoU {metrics.mean_iou(matrix):.3f} (per class in the table)")
     print("confusion matrix (rows: true class, columns: predicted class by number)")
     print(metrics.render_confusion(matrix, names, iou))
-    from runtime.figures import plot_confusion
+    from cnnc_runtime.figures import plot_confusion
     out.mkdir(parents=True, exist_ok=True)
     plot_confusion(out / CONFUSION, matrix, names, f"{compiled.name} on {args.data}", iou)
     print(f"wrote {out / CONFUSION}: the confusion matrix"
@@ -156,7 +156,7 @@ def _write_masks(args: argparse.Namespace, names: list[str], p: np.ndarray,
             print(f"{name}: {out / f'{stem}_mask.png'}  ({present or 'background only'})")
     print(f"wrote {plural(len(masks), 'mask')} to {out}/ (palette: {', '.join(labels)})")
     if truth is not None:
-        from runtime.figures import plot_masks
+        from cnnc_runtime.figures import plot_masks
         plot_masks(out / "side_by_side.png", x[:SIDE_BY_SIDE], truth[:SIDE_BY_SIDE],
                    masks[:SIDE_BY_SIDE], palette, labels)
         shown = min(SIDE_BY_SIDE, len(masks))

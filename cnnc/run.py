@@ -32,19 +32,26 @@ from cnnc.run_checks import (
     shape_option,
     writable_dir,
 )
-from runtime import checkpoint
-from runtime.data import DataError, fit_to_input, hold_out, load_dataset, normalise, standardise
-from runtime.device import DeviceError, array_module
-from runtime.model import Model
-from runtime.train import CHECKPOINT, EVAL_BATCH, Data, RunError, TrainConfig, train
-from runtime.wording import plural
+from cnnc_runtime import checkpoint
+from cnnc_runtime.data import (
+    DataError,
+    fit_to_input,
+    hold_out,
+    load_dataset,
+    normalise,
+    standardise,
+)
+from cnnc_runtime.device import DeviceError, array_module
+from cnnc_runtime.model import Model
+from cnnc_runtime.train import CHECKPOINT, EVAL_BATCH, Data, RunError, TrainConfig, train
+from cnnc_runtime.wording import plural
 
 DIVERGED, INTERRUPTED = 4, 130
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch `cnnc run` on its mode; user-facing failures become one line and an exit code."""
-    from runtime import jit
+    from cnnc_runtime import jit
 
     if args.threads is not None and not 1 <= args.threads <= jit.max_threads():
         print(f"cnnc run: error: --threads must be between 1 and {jit.max_threads()} (this "

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from cnnc.compiler import Compiled
-from runtime import checkpoint
-from runtime.data import DataError, Dataset
-from runtime.memory_check import check_activations
-from runtime.model import Model
-from runtime.wording import plural
+from cnnc_runtime import checkpoint
+from cnnc_runtime.data import DataError, Dataset
+from cnnc_runtime.memory_check import check_activations
+from cnnc_runtime.model import Model
+from cnnc_runtime.wording import plural
 
 
 class RunUsage(ValueError):

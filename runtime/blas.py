@@ -22,7 +22,7 @@ import numpy
 from numba import prange, types
 from numba.extending import overload, register_jitable
 
-from runtime import jit
+from cnnc_runtime import jit
 
 # CBLAS constants
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112

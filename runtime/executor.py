@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from runtime.plan import Schedule
+from cnnc_runtime.plan import Schedule
 
 
 @dataclass

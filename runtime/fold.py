@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from runtime.kernels import winograd
-from runtime.plan import Fold, Transform
+from cnnc_runtime.kernels import winograd
+from cnnc_runtime.plan import Fold, Transform
 
 
 def fold(xp: ModuleType, folds: tuple[Fold, ...], tensors: Mapping[str, Any]) -> dict[str, Any]:

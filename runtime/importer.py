@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from runtime import checkpoint
-from runtime.plan import Plan
-from runtime.wording import plural
+from cnnc_runtime import checkpoint
+from cnnc_runtime.plan import Plan
+from cnnc_runtime.wording import plural
 
 # PyTorch's BatchNorm step counter: state cnnc does not keep (momentum is fixed).
 SKIPPED_SUFFIXES = ("num_batches_tracked",)

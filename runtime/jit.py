@@ -65,7 +65,7 @@ def threads() -> int:
 
 def set_threads(n: int) -> None:
     """Run compiled kernels, their GEMMs and NumPy's own BLAS calls on `n` threads."""
-    from runtime import blas
+    from cnnc_runtime import blas
 
     if not 1 <= n <= max_threads():
         raise ValueError(f"threads must be between 1 and {max_threads()} (this machine's cores"

@@ -12,7 +12,7 @@ import difflib
 import math
 from dataclasses import dataclass
 
-from runtime.wording import plural
+from cnnc_runtime.wording import plural
 
 KINDS = ("constant", "step", "cosine")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from types import ModuleType
 
-from runtime.device import available_memory
-from runtime.plan import Plan
+from cnnc_runtime.device import available_memory
+from cnnc_runtime.plan import Plan
 
 PLAN_ITEMSIZE = 4  # a Schedule counts float32 bytes
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy
 
-from runtime import executor
-from runtime.fold import fold, transform
-from runtime.host_memory import keep_freed_memory
-from runtime.kernels import KERNELS
-from runtime.memory_check import check_params
-from runtime.plan import Plan, Tensor
+from cnnc_runtime import executor
+from cnnc_runtime.fold import fold, transform
+from cnnc_runtime.host_memory import keep_freed_memory
+from cnnc_runtime.kernels import KERNELS
+from cnnc_runtime.memory_check import check_params
+from cnnc_runtime.plan import Plan, Tensor
 
 
 class Model:

@@ -26,17 +26,17 @@ from typing import Self, TextIO
 
 import numpy as np
 
-from runtime import checkpoint, metrics
-from runtime.augment import mirror_half, random_crop
-from runtime.data import Dataset
-from runtime.device import batches_on, to_host
-from runtime.figures import plot_curves
-from runtime.losses import softmax_cross_entropy
-from runtime.lr import make_schedule
-from runtime.model import Model
-from runtime.optim import Optimizer, make_optimizer
-from runtime.progress import Bar
-from runtime.wording import plural
+from cnnc_runtime import checkpoint, metrics
+from cnnc_runtime.augment import mirror_half, random_crop
+from cnnc_runtime.data import Dataset
+from cnnc_runtime.device import batches_on, to_host
+from cnnc_runtime.figures import plot_curves
+from cnnc_runtime.losses import softmax_cross_entropy
+from cnnc_runtime.lr import make_schedule
+from cnnc_runtime.model import Model
+from cnnc_runtime.optim import Optimizer, make_optimizer
+from cnnc_runtime.progress import Bar
+from cnnc_runtime.wording import plural
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
 FORMAT = "cnnc-train-1"

@@ -3,8 +3,11 @@ extras, PyTorch and CuPy (read from `make -n`, which runs nothing)."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -33,8 +36,7 @@ def test_make_test_adds_the_extras_and_the_references(tmp_path):
         assert part in test
 
 
-def test_the_wheel_builds_without_a_warning(tmp_path):
-    import sys
+def test_the_wheel_builds_without_a_warning_and_installs_only_names_of_ours(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
                            "--no-build-isolation", "-q", "-w", str(tmp_path)],
                           capture_output=True, text=True, check=False)
@@ -42,4 +44,24 @@ def test_the_wheel_builds_without_a_warning(tmp_path):
     said = [line for line in (done.stdout + done.stderr).splitlines()
             if not line.startswith("WARNING: Location")]  # this machine's pip.conf, not ours
     assert said == []
-    assert len(list(tmp_path.glob("cnnc-*.whl"))) == 1
+    (wheel,) = tmp_path.glob("cnnc-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        top = {name.split("/")[0] for name in z.namelist() if not name.startswith("cnnc-")}
+    assert top == {"cnnc", "cnnc_runtime"}  # not `runtime`, which anything may be called
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+              and n.level == 0}
+    return {name.split(".")[0] for name in names}
+
+
+def test_the_runtime_never_imports_the_compiler_and_nothing_imports_runtime_by_its_folder():
+    sources = [p for d in ("cnnc", "runtime", "tests", "bench") for p in (ROOT / d).rglob("*.py")]
+    for path in sources:
+        found = imports(path)
+        assert "runtime" not in found, path  # the package is cnnc_runtime
+        if path.is_relative_to(ROOT / "runtime"):
+            assert "cnnc" not in found, path

@@ -1,4 +1,4 @@
-"""Lowering: a compiled graph becomes a `runtime.plan.Plan` (fused steps, parameters with their
+"""Lowering: a compiled graph becomes a `cnnc_runtime.plan.Plan` (fused steps, parameters with their
 initialisation, buffer lifetimes per mode)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from cnnc.lower.fuse import Fusion, find_fusions
 from cnnc.lower.params import tensors
 from cnnc.lower.schedule import schedule
 from cnnc.lower.steps import folded_step, fused_step, single_step, winograd_weight
-from runtime.plan import Plan, Step
+from cnnc_runtime.plan import Plan, Step
 
 
 def lower(c: Compiled, fuse: bool = True, device: str = "cpu") -> Plan:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.plan import Shape
+from cnnc_runtime.plan import Shape
 
 ALGORITHMS = ("im2col", "winograd")
 MAX_TILE_WASTE = 2.0  # tiled area / output area

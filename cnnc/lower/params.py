@@ -8,7 +8,7 @@ import math
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
 from cnnc.ops import RULES
-from runtime.plan import Tensor
+from cnnc_runtime.plan import Tensor
 
 
 def _fan_in(weight: tuple[int, ...]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from runtime.plan import Schedule, Shape, Step
+from cnnc_runtime.plan import Schedule, Shape, Step
 
 # Ops whose output shares its input's storage in evaluation (dropout is the identity there).
 VIEW_OPS = {"flatten", "reshape", "identity"}

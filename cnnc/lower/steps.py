@@ -10,7 +10,7 @@ from cnnc.ir import keys
 from cnnc.lower.algorithm import conv_algorithm
 from cnnc.lower.fuse import Fusion
 from cnnc.ops import RULES
-from runtime.plan import Fold, Step, Transform
+from cnnc_runtime.plan import Fold, Step, Transform
 
 
 def kernel_attrs(c: Compiled, node: str, device: str = "cpu") -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnnc.report.units import binary_bytes
-from runtime.plan import Plan
+from cnnc_runtime.plan import Plan
 
 
 def fusion_rows(plan: Plan) -> list[dict[str, Any]]:

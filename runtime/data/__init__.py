@@ -11,9 +11,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
-from runtime.data import digits, folder, idx, mnist1d, npz, scenes
-from runtime.data.dataset import DataError, Dataset, hold_out
-from runtime.data.fit import fit_to_input, normalise, standardise
+from cnnc_runtime.data import digits, folder, idx, mnist1d, npz, scenes
+from cnnc_runtime.data.dataset import DataError, Dataset, hold_out
+from cnnc_runtime.data.fit import fit_to_input, normalise, standardise
 
 __all__ = ["SOURCES", "DataError", "Dataset", "fit_to_input", "hold_out", "load_dataset",
            "normalise", "standardise"]

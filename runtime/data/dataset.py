@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from runtime.wording import plural
+from cnnc_runtime.wording import plural
 
 
 class DataError(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.data.dataset import DataError, Dataset, split_indices
+from cnnc_runtime.data.dataset import DataError, Dataset, split_indices
 
 
 def load(seed: int = 0) -> Dataset:

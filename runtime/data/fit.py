@@ -15,8 +15,8 @@ import dataclasses
 
 import numpy as np
 
-from runtime.data.dataset import DataError, Dataset
-from runtime.data.npz import x_shapes
+from cnnc_runtime.data.dataset import DataError, Dataset
+from cnnc_runtime.data.npz import x_shapes
 
 MAX_BORDER = 0.25  # a zero border may add at most this fraction of the size; more is a resize
 

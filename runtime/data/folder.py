@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.data.dataset import DataError, Dataset, scale_bytes, split_indices
+from cnnc_runtime.data.dataset import DataError, Dataset, scale_bytes, split_indices
 
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 

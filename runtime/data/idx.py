@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.data.dataset import DataError, Dataset, numbered_classes, scale_bytes
-from runtime.wording import plural
+from cnnc_runtime.data.dataset import DataError, Dataset, numbered_classes, scale_bytes
+from cnnc_runtime.wording import plural
 
 DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

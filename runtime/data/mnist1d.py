@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.data.dataset import DataError, Dataset
+from cnnc_runtime.data.dataset import DataError, Dataset
 
 # Heights of the 10 digit templates, before whitening (the reference's values).
 TEMPLATES = np.array([

@@ -19,8 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.data.dataset import DataError, Dataset, numbered_classes, scale_bytes, split_indices
-from runtime.wording import plural
+from cnnc_runtime.data.dataset import (
+    DataError,
+    Dataset,
+    numbered_classes,
+    scale_bytes,
+    split_indices,
+)
+from cnnc_runtime.wording import plural
 
 # Layout -> axes order that makes it (N, C, *spatial); None adds a channel axis.
 LAYOUTS = {"NL": None, "NHW": None, "NCL": (0, 1, 2), "NCHW": (0, 1, 2, 3),

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.data import idx
-from runtime.data.dataset import DataError, Dataset, scale_bytes
-from runtime.data.fit import resize_bilinear
+from cnnc_runtime.data import idx
+from cnnc_runtime.data.dataset import DataError, Dataset, scale_bytes
+from cnnc_runtime.data.fit import resize_bilinear
 
 CANVAS = 64
 GARMENTS = (2, 4)         # garments per scene, inclusive range

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from runtime.kernels import (
+from cnnc_runtime.kernels import (
     adaptive_avgpool,
     adaptive_maxpool,
     add,

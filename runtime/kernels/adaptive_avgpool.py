@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import pooling
+from cnnc_runtime.kernels import pooling
 
 
 def _mean_matrix(xp: Any, n: int, m: int, dtype: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import pooling
+from cnnc_runtime.kernels import pooling
 
 # The maximum over a box is the maximum over its last axis, then over the next one, and so on.
 # Reducing the last (fastest) axis first keeps PyTorch's tie rule: the first maximum in

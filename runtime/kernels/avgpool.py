@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import pooling
+from cnnc_runtime.kernels import pooling
 
 
 def _geometry(attrs: dict, x_shape: tuple[int, ...]) -> tuple:

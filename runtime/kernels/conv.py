@@ -7,10 +7,10 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from runtime import blas
-from runtime.device import IM2COL_BYTES, device_name
-from runtime.kernels import conv_cpu, winograd
-from runtime.kernels.pad import pad_adjoint, pad_forward
+from cnnc_runtime import blas
+from cnnc_runtime.device import IM2COL_BYTES, device_name
+from cnnc_runtime.kernels import conv_cpu, winograd
+from cnnc_runtime.kernels.pad import pad_adjoint, pad_forward
 
 Ints = tuple[int, ...]
 Pads = tuple[tuple[int, int], ...]

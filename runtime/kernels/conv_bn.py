@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import device, jit
-from runtime.kernels import batchnorm, conv
+from cnnc_runtime import device, jit
+from cnnc_runtime.kernels import batchnorm, conv
 
 BN = "bn."
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)

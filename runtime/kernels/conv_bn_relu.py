@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import conv_bn
+from cnnc_runtime.kernels import conv_bn
 
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
 

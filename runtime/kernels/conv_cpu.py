@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import blas, jit
+from cnnc_runtime import blas, jit
 
 # Indices that are known to be in range, as unsigned: Numba then skips its negative-index
 # wraparound test, which otherwise stops LLVM vectorising the loop (5-7x slower copies).

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from runtime import device
-from runtime.kernels import conv, relu
+from cnnc_runtime import device
+from cnnc_runtime.kernels import conv, relu
 
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime import blas
-from runtime.kernels.conv import Geometry, col2im, from_grid, geometry, im2col, to_grid
+from cnnc_runtime import blas
+from cnnc_runtime.kernels.conv import Geometry, col2im, from_grid, geometry, im2col, to_grid
 
 Ints = tuple[int, ...]
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import jit
-from runtime.kernels import sigmoid
-from runtime.kernels.relu import compiled_for
+from cnnc_runtime import jit
+from cnnc_runtime.kernels import sigmoid
+from cnnc_runtime.kernels.relu import compiled_for
 
 # Numerators and denominators, highest degree first (Horner order), Cody's three ranges.
 _ERF_NUM = (1.85777706184603153e-1, 3.16112374387056560e0, 1.13864154151050156e2,

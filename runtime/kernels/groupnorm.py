@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels.batchnorm import channel_sum, per_channel
+from cnnc_runtime.kernels.batchnorm import channel_sum, per_channel
 
 
 def normalise(xp: Any, x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any]:

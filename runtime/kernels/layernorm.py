@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels.groupnorm import affine, affine_backward, normalise, normalise_backward
+from cnnc_runtime.kernels.groupnorm import affine, affine_backward, normalise, normalise_backward
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime import blas
+from cnnc_runtime import blas
 
 SKIPS_DX = True  # backward leaves dx out when the executor says nobody reads it
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import linear, relu
+from cnnc_runtime.kernels import linear, relu
 
 SKIPS_DX = True  # passes need_dx on to the linear kernel
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import jit
-from runtime.kernels import pooling
-from runtime.kernels.conv_cpu import inside
+from cnnc_runtime import jit
+from cnnc_runtime.kernels import pooling
+from cnnc_runtime.kernels.conv_cpu import inside
 
 
 def _geometry(attrs: dict, x_shape: tuple[int, ...]) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels.add import unbroadcast
+from cnnc_runtime.kernels.add import unbroadcast
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:

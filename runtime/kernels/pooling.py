@@ -12,7 +12,7 @@ import itertools
 import math
 from typing import Any
 
-from runtime import blas
+from cnnc_runtime import blas
 
 Pads = tuple[tuple[int, int], ...]
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import jit
+from cnnc_runtime import jit
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:

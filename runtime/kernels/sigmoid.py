@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import jit
-from runtime.kernels.relu import compiled_for
+from cnnc_runtime import jit
+from cnnc_runtime.kernels.relu import compiled_for
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:

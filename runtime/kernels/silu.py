@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.kernels import sigmoid
+from cnnc_runtime.kernels import sigmoid
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime import blas
-from runtime.kernels import pooling
+from cnnc_runtime import blas
+from cnnc_runtime.kernels import pooling
 
 
 def _nearest(xp: Any, n: int, m: int, scale: float | None) -> Any:

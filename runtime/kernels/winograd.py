@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from runtime import blas, jit
-from runtime.kernels import winograd_cpu, winograd_transforms
+from cnnc_runtime import blas, jit
+from cnnc_runtime.kernels import winograd_cpu, winograd_transforms
 
 # Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (Barabasz et al., "Error analysis and
 # improving the accuracy of Winograd convolution", 2020): in float32 a 2.5x smaller error than

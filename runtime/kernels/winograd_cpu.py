@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import blas, jit
-from runtime.kernels import winograd_transforms as transforms
+from cnnc_runtime import blas, jit
+from cnnc_runtime.kernels import winograd_transforms as transforms
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 

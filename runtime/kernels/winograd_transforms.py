@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from runtime import blas, jit
+from cnnc_runtime import blas, jit
 
 
 def filter_rows(w: Any) -> Any:
@@ -32,7 +32,7 @@ def filter_rows(w: Any) -> Any:
 
 def coefficients(dtype: Any) -> Any:
     """(36, 9): U[6a + b] = sum over i, j of coef[6a + b, 3i + j] * w[:, :, i, j]^T."""
-    from runtime.kernels.winograd import G
+    from cnnc_runtime.kernels.winograd import G
     return np.einsum("ai,bj->abij", G, G).reshape(36, 9).astype(dtype)
 
 

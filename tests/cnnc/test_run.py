@@ -73,7 +73,7 @@ def test_eval_prints_accuracy_and_the_confusion_matrix_and_draws_it(run_dir, tmp
 
 
 def test_infer_reads_npy_files_and_writes_top_k_to_csv(run_dir, tmp_path, capsys):
-    from runtime.data import load_dataset
+    from cnnc_runtime.data import load_dataset
     ds = load_dataset("mnist1d", seed=0)
     np.save(tmp_path / "one.npy", ds.x_test[0])  # (1, 40)
     np.save(tmp_path / "batch.npy", ds.x_test[1:4])  # (3, 1, 40): three inputs
@@ -98,7 +98,7 @@ def test_infer_reads_npy_files_and_writes_top_k_to_csv(run_dir, tmp_path, capsys
 
 def test_infer_reads_images_with_pillow(tmp_path, capsys):
     weights = tmp_path / "w.safetensors"
-    from runtime import checkpoint
+    from cnnc_runtime import checkpoint
     checkpoint.save(weights, {"fc.weight": np.eye(3, 64, dtype=np.float32),
                               "fc.bias": np.zeros(3, np.float32)})
     spec = tmp_path / "tiny.yaml"
@@ -114,7 +114,7 @@ def test_infer_reads_images_with_pillow(tmp_path, capsys):
 
 def test_infer_reads_an_npy_of_n_h_w_as_n_gray_images_for_a_one_channel_spec(tmp_path, capsys):
     weights = tmp_path / "w.safetensors"
-    from runtime import checkpoint
+    from cnnc_runtime import checkpoint
     checkpoint.save(weights, {"fc.weight": np.eye(3, 64, dtype=np.float32),
                               "fc.bias": np.zeros(3, np.float32)})
     spec = tmp_path / "tiny.yaml"
@@ -130,7 +130,7 @@ def test_infer_reads_an_npy_of_n_h_w_as_n_gray_images_for_a_one_channel_spec(tmp
 
 
 def test_eval_of_segmentation_prints_iou_per_class_and_draws_it_with_the_matrix(tmp_path, capsys):
-    from runtime import checkpoint
+    from cnnc_runtime import checkpoint
     spec, weights = tmp_path / "seg.yaml", tmp_path / "w.safetensors"
     spec.write_text("name: seg\ninput: [1, 8, 8]\nlayers:\n  - {id: conv, op: conv, out: 2, "
                     "kernel: 1}\n")
@@ -163,7 +163,7 @@ def test_a_validation_split_resumes_exactly_and_is_recorded(tmp_path, capsys):
     assert main([*train, "--epochs", "1", "--out", str(tmp_path / "b")]) == 0
     assert main(["run", "mnist1d_mlp", "--train", "--data", "mnist1d", "--epochs", "2",
                  "--resume", str(tmp_path / "b" / "checkpoint.safetensors")]) == 0
-    from runtime import checkpoint
+    from cnnc_runtime import checkpoint
     straight, _ = checkpoint.load(tmp_path / "a" / "checkpoint.safetensors")
     resumed, _ = checkpoint.load(tmp_path / "b" / "checkpoint.safetensors")
     for name, value in straight.items():  # weights and optimizer state, bit for bit
@@ -207,7 +207,7 @@ def test_a_checkpoint_of_another_spec_is_refused(run_dir, capsys):
                     reason="apt-get install dataset-fashion-mnist")
 def test_segmentation_infer_writes_palette_masks_and_a_side_by_side_picture(tmp_path, capsys):
     from cnnc import build_model
-    from runtime import checkpoint
+    from cnnc_runtime import checkpoint
     model = build_model("unet_scenes", seed=0)
     checkpoint.save(tmp_path / "w.safetensors", model.tensors())  # plain weights, untrained
     out = tmp_path / "masks"
@@ -223,7 +223,7 @@ def test_segmentation_infer_writes_palette_masks_and_a_side_by_side_picture(tmp_
 
 
 def test_threads_sets_the_kernels_and_blas_threads(run_dir, capsys):
-    from runtime import jit
+    from cnnc_runtime import jit
     before = jit.threads()
     try:
         assert main(["run", "mnist1d_cnn", "--eval", "--data", "mnist1d", "--weights",

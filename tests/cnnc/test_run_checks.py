@@ -18,7 +18,7 @@ from PIL import Image
 import cnnc.predict
 import cnnc.run
 from cnnc.cli import main
-from runtime import checkpoint
+from cnnc_runtime import checkpoint
 
 TINY_FC = "name: tiny_fc\ninput: [1, 8, 8]\nlayers:\n  - {op: flatten}\n" \
           "  - {id: fc, op: linear, out: 3}\n"
@@ -381,11 +381,11 @@ def test_parameters_too_big_for_memory_are_refused_without_allocating(tmp_path):
 
 def test_eval_checks_a_batch_of_inference_before_the_data_loads(tmp_path, monkeypatch, no_data,
                                                                 capsys):
-    import runtime.memory_check
+    import cnnc_runtime.memory_check
     from cnnc import build_model
     weights = tmp_path / "w.safetensors"
     checkpoint.save(weights, build_model("mnist1d_cnn").tensors())
-    monkeypatch.setattr(runtime.memory_check, "available_memory", lambda xp: 1 << 17)
+    monkeypatch.setattr(cnnc_runtime.memory_check, "available_memory", lambda xp: 1 << 17)
     assert main(["run", "mnist1d_cnn", "--eval", "--data", "mnist1d", "--weights",
                  str(weights)]) == 1
     assert "a batch of 256 through 'mnist1d_cnn' needs" in one_line(capsys.readouterr().err)

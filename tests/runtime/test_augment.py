@@ -3,7 +3,7 @@ the shapes stay as they are."""
 
 import numpy as np
 
-from runtime.augment import mirror_half, random_crop
+from cnnc_runtime.augment import mirror_half, random_crop
 
 
 def test_flip_mirrors_half_the_batch_with_its_label_maps():

@@ -4,7 +4,7 @@ layout and batch shape the kernels use."""
 import numpy as np
 import pytest
 
-from runtime import blas, jit
+from cnnc_runtime import blas, jit
 
 pytestmark = pytest.mark.skipif(not blas.AVAILABLE, reason="NumPy's BLAS is not OpenBLAS 64")
 

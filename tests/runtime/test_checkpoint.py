@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from runtime import checkpoint
-from runtime.checkpoint import CheckpointError
+from cnnc_runtime import checkpoint
+from cnnc_runtime.checkpoint import CheckpointError
 
 
 def tensors():

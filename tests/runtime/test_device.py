@@ -9,7 +9,7 @@ import pytest
 
 from cnnc import build_model
 from cnnc.cli import main
-from runtime import device
+from cnnc_runtime import device
 
 
 class FakeCudaError(Exception):

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from runtime.host_memory import keep_freed_memory
+from cnnc_runtime.host_memory import keep_freed_memory
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc policy")
 

@@ -5,8 +5,8 @@ import pytest
 
 from cnnc import compile_text
 from cnnc.lower import lower
-from runtime import checkpoint
-from runtime.importer import WeightsError, map_state_dict, read_arrays
+from cnnc_runtime import checkpoint
+from cnnc_runtime.importer import WeightsError, map_state_dict, read_arrays
 
 SPEC = """
 name: small

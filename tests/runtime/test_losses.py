@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import ATOL, RTOL, numeric_grad
 
-from runtime.losses import mse, softmax_cross_entropy
+from cnnc_runtime.losses import mse, softmax_cross_entropy
 
 CE_SHAPES = [((4, 5), (4,)), ((2, 3, 2, 3), (2, 2, 3)), ((2, 3, 4), (2, 4))]  # logits, labels
 

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from runtime.lr import Schedule, ScheduleError, make_schedule
+from cnnc_runtime.lr import Schedule, ScheduleError, make_schedule
 
 
 def torch_rates(torch, schedule: Schedule) -> list[float]:

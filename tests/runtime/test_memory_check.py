@@ -5,12 +5,12 @@ import sys
 import numpy as np
 import pytest
 
-import runtime.memory_check
+import cnnc_runtime.memory_check
 from cnnc import compile_text
 from cnnc.lower import lower
-from runtime.device import available_memory
-from runtime.memory_check import MemoryLimitError, check_activations, check_params
-from runtime.model import Model
+from cnnc_runtime.device import available_memory
+from cnnc_runtime.memory_check import MemoryLimitError, check_activations, check_params
+from cnnc_runtime.model import Model
 
 SPEC = """
 name: small
@@ -29,7 +29,7 @@ def plan():
 
 
 def limit(monkeypatch, available):
-    monkeypatch.setattr(runtime.memory_check, "available_memory", lambda xp: available)
+    monkeypatch.setattr(cnnc_runtime.memory_check, "available_memory", lambda xp: available)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")

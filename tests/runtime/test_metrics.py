@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from runtime import metrics
+from cnnc_runtime import metrics
 
 
 def test_confusion_counts_truth_by_prediction():

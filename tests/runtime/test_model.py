@@ -6,8 +6,8 @@ import pytest
 from gradcheck import numeric_grad
 
 from cnnc import build_model, compile_text
-from runtime.kernels import KERNELS
-from runtime.losses import softmax_cross_entropy
+from cnnc_runtime.kernels import KERNELS
+from cnnc_runtime.losses import softmax_cross_entropy
 
 # Fan-out (r1 feeds c2 and the add), a fused chain, a concat, a fused linear + ReLU.
 BRANCHY = """

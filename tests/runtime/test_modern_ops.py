@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cnnc import build_model, compile_text
-from runtime.importer import map_state_dict
-from runtime.losses import softmax_cross_entropy
+from cnnc_runtime.importer import map_state_dict
+from cnnc_runtime.losses import softmax_cross_entropy
 
 SPEC = """
 name: modern

@@ -4,8 +4,8 @@ in-place updates, and clear errors for bad settings and bad saved state."""
 import numpy as np
 import pytest
 
-from runtime import checkpoint
-from runtime.optim import OptimError, make_optimizer
+from cnnc_runtime import checkpoint
+from cnnc_runtime.optim import OptimError, make_optimizer
 
 SHAPES = {"conv.weight": (4, 3, 3, 3), "bn.bias": (7,), "fc.weight": (5, 6), "fc.bias": (1,)}
 SETTINGS = [

@@ -34,8 +34,8 @@ from parity_cases import CASES
 from torch_models import build
 
 from cnnc import build_model, compile_file
-from runtime.importer import map_state_dict
-from runtime.losses import softmax_cross_entropy
+from cnnc_runtime.importer import map_state_dict
+from cnnc_runtime.losses import softmax_cross_entropy
 
 EXACT, TOL32, PEER = 1e-9, 1e-4, 2.0
 

@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from runtime import progress
-from runtime.progress import Bar, wrap
+from cnnc_runtime import progress
+from cnnc_runtime.progress import Bar, wrap
 
 LOSS = "loss 0.4123  acc 91.25%  12,345 img/s"  # what the training loop shows
 SUMMARY = ("epoch 3: train loss 0.4123 acc 91.25% | val loss 0.4410 acc 90.10% | test loss "

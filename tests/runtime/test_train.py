@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from cnnc import build_model, compile_file
-from runtime import checkpoint
-from runtime import train as loop
-from runtime.data import load_dataset, normalise
-from runtime.train import Data, RunError, TrainConfig, read_run, train
+from cnnc_runtime import checkpoint
+from cnnc_runtime import train as loop
+from cnnc_runtime.data import load_dataset, normalise
+from cnnc_runtime.train import Data, RunError, TrainConfig, read_run, train
 
 IDENTITY = {"spec": "mnist1d_cnn", "input_shape": "1x40", "data": "mnist1d"}
 

@@ -1,6 +1,6 @@
 """Counts agree with their nouns."""
 
-from runtime.wording import plural
+from cnnc_runtime.wording import plural
 
 
 def test_one_is_singular_and_every_other_count_plural():

@@ -4,7 +4,7 @@ and refused when it would leave either side empty."""
 import numpy as np
 import pytest
 
-from runtime.data import DataError, Dataset, hold_out
+from cnnc_runtime.data import DataError, Dataset, hold_out
 
 
 def dataset(y: np.ndarray) -> Dataset:

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from runtime.data import DataError, load_dataset
+from cnnc_runtime.data import DataError, load_dataset
 
 
 def test_digits_are_scaled_8x8_images_split_80_20_by_class():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from runtime.data import DataError, Dataset, fit_to_input, normalise
-from runtime.data.fit import resize_bilinear, resize_nearest
+from cnnc_runtime.data import DataError, Dataset, fit_to_input, normalise
+from cnnc_runtime.data.fit import resize_bilinear, resize_nearest
 
 rng = np.random.default_rng(0)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from runtime.data import DataError, load_dataset
+from cnnc_runtime.data import DataError, load_dataset
 
 Image = pytest.importorskip("PIL.Image")
 

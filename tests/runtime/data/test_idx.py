@@ -6,7 +6,7 @@ import gzip
 import numpy as np
 import pytest
 
-from runtime.data import DataError, idx, load_dataset
+from cnnc_runtime.data import DataError, idx, load_dataset
 
 FASHION = idx.FASHION_DIR / "train-images-idx3-ubyte.gz"
 needs_fashion = pytest.mark.skipif(not FASHION.exists(),

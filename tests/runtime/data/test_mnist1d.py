@@ -4,7 +4,7 @@ algorithm's numbers, and the published logistic-regression baseline."""
 import numpy as np
 import pytest
 
-from runtime.data import load_dataset, mnist1d
+from cnnc_runtime.data import load_dataset, mnist1d
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from runtime.data import DataError, fit_to_input, load_dataset
-from runtime.data.npz import x_shapes
+from cnnc_runtime.data import DataError, fit_to_input, load_dataset
+from cnnc_runtime.data.npz import x_shapes
 
 
 def save(tmp_path, **arrays):

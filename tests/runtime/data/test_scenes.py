@@ -4,7 +4,7 @@ garments, and the set is a function of the seed."""
 import numpy as np
 import pytest
 
-from runtime.data import DataError, idx, load_dataset, scenes
+from cnnc_runtime.data import DataError, idx, load_dataset, scenes
 
 needs_fashion = pytest.mark.skipif(not (idx.FASHION_DIR / "train-images-idx3-ubyte.gz").exists(),
                                    reason="apt-get install dataset-fashion-mnist")

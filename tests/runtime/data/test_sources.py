@@ -2,7 +2,7 @@
 
 import pytest
 
-from runtime.data import NAMED, ON_DISK, SOURCES, DataError, load_dataset
+from cnnc_runtime.data import NAMED, ON_DISK, SOURCES, DataError, load_dataset
 
 
 def test_the_help_text_lists_every_accepted_source():

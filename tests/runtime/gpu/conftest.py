@@ -1,9 +1,9 @@
 """Fixtures of the GPU tests: `cupy`, the array module of the GPU, or a skip that says why there
-is none (CuPy missing, or no usable CUDA device: runtime.device's one-line DeviceError)."""
+is none (CuPy missing, or no usable CUDA device: cnnc_runtime.device's one-line DeviceError)."""
 
 import pytest
 
-from runtime import device
+from cnnc_runtime import device
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from runtime import device
-from runtime.kernels import KERNELS
+from cnnc_runtime import device
+from cnnc_runtime.kernels import KERNELS
 
 # Ampere (A100) and Hopper (H100); compute_80 also bounds the features a kernel may use.
 ARCHS = ("compute_80", "compute_90")

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from runtime import device
-from runtime.kernels import conv_bn, conv_bn_relu, conv_relu
+from cnnc_runtime import device
+from cnnc_runtime.kernels import conv_bn, conv_bn_relu, conv_relu
 
 pytestmark = pytest.mark.gpu
 

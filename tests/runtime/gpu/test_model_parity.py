@@ -14,8 +14,8 @@ import pytest
 from parity_cases import CASES
 
 from cnnc import build_model, compile_file
-from runtime.device import to_host
-from runtime.losses import softmax_cross_entropy
+from cnnc_runtime.device import to_host
+from cnnc_runtime.losses import softmax_cross_entropy
 
 pytestmark = pytest.mark.gpu
 

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from runtime import jit
+from cnnc_runtime import jit
 
 
 def pytest_configure(config):

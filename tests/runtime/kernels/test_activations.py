@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import (
+from cnnc_runtime.kernels import (
     gelu,
     hardsigmoid,
     hardswish,

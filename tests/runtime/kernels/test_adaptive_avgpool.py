@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import adaptive_avgpool
+from cnnc_runtime.kernels import adaptive_avgpool
 
 CASES = [  # input shape, out
     ((2, 2, 8), (4,)),

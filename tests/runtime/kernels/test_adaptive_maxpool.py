@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel, routed_gradient
 
-from runtime.kernels import adaptive_maxpool
+from cnnc_runtime.kernels import adaptive_maxpool
 
 
 def distinct(shape, seed=0):

@@ -3,7 +3,7 @@ import pytest
 from gradcheck import check_kernel
 
 from cnnc.ops.base import window_out
-from runtime.kernels import avgpool
+from cnnc_runtime.kernels import avgpool
 
 
 def _per(n, v):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import batchnorm
+from cnnc_runtime.kernels import batchnorm
 
 SHAPES = [(4, 3), (3, 2, 3, 2), (2, 2, 2, 3, 2)]  # (N, C), (N, C, H, W), (N, C, D, H, W)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import conv, conv_transpose
+from cnnc_runtime.kernels import conv, conv_transpose
 
 
 def case(x: tuple, w: tuple, stride: int | tuple = 1, padding: int | tuple = 0,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import crop
+from cnnc_runtime.kernels import crop
 
 CASES = [  # x shape, reference shape (only its spatial size matters)
     ((2, 2, 7), (2, 5, 4)),  # odd difference: the extra cell is dropped after

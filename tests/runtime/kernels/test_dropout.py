@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import dropout
+from cnnc_runtime.kernels import dropout
 
 
 def fixed_mask(seed):

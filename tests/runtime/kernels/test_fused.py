@@ -4,9 +4,17 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.fold import fold
-from runtime.kernels import batchnorm, conv, conv_bn, conv_bn_relu, conv_relu, linear, linear_relu
-from runtime.plan import Fold
+from cnnc_runtime.fold import fold
+from cnnc_runtime.kernels import (
+    batchnorm,
+    conv,
+    conv_bn,
+    conv_bn_relu,
+    conv_relu,
+    linear,
+    linear_relu,
+)
+from cnnc_runtime.plan import Fold
 
 rng = np.random.default_rng(0)
 CONV = {"stride": (2, 1), "dilation": (1, 1), "padding": ((1, 0), (1, 1)), "groups": 1,

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from runtime.kernels import gelu
+from cnnc_runtime.kernels import gelu
 
 # Cody's three ranges and their ends, tiny magnitudes, and out to where erfc leaves the normal
 # floats (erfc(26.5) = 1.2e-307).

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import global_avgpool
+from cnnc_runtime.kernels import global_avgpool
 
 SHAPES = [(2, 3, 5), (2, 3, 4, 5), (1, 2, 3, 4, 2), (2, 2, 1, 1)]
 

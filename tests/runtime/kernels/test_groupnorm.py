@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import groupnorm
+from cnnc_runtime.kernels import groupnorm
 
 # (N, C), (N, C, L), (N, C, H, W), (N, C, D, H, W), with groups of several channels and of one
 CASES = [((3, 8), 2), ((2, 6, 3), 3), ((2, 4, 3, 2), 2), ((2, 4, 2, 2, 3), 4), ((2, 3, 5), 1)]

@@ -3,7 +3,7 @@ import pytest
 from gradcheck import check_kernel
 from test_groupnorm import close
 
-from runtime.kernels import layernorm
+from cnnc_runtime.kernels import layernorm
 
 SHAPES = [(3, 4), (2, 3, 4), (2, 4, 3, 2), (2, 3, 2, 2, 3)]  # (N, C), (N, C, L), ...
 

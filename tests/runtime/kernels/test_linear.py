@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import linear
+from cnnc_runtime.kernels import linear
 
 
 def make(bias, seed=0):

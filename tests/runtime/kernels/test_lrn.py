@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import lrn
+from cnnc_runtime.kernels import lrn
 
 SHAPES = [(2, 6), (2, 5, 2, 3)]  # vectors (N, C) and maps (N, C, H, W)
 

@@ -3,7 +3,7 @@ import pytest
 from gradcheck import check_kernel, routed_gradient
 
 from cnnc.ops.base import window_out
-from runtime.kernels import maxpool
+from cnnc_runtime.kernels import maxpool
 
 
 def _per(n, v):
@@ -141,7 +141,7 @@ def test_kernel_takes_the_lowered_attrs(spec):
 @pytest.mark.twins
 @pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (2, 1, 1)])
 def test_compiled_pools_equal_the_reference_on_ties_nan_and_infinities(kernel, stride, padding):
-    from runtime import jit
+    from cnnc_runtime import jit
     rng = np.random.default_rng(5)
     x = rng.integers(0, 3, (2, 3, 9, 8)).astype(np.float32)  # many ties
     x[0, 0, 1, 1], x[1, 2, 4, 5], x[0, 1, 0, 0] = np.nan, -np.inf, np.inf

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import add, concat, mul
+from cnnc_runtime.kernels import add, concat, mul
 
 
 def inputs(n, shape=(2, 3, 2, 2), seed=0):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import pad
+from cnnc_runtime.kernels import pad
 
 MODES = ("zeros", "reflect", "replicate", "circular")
 # Asymmetric pads, up to the limits: reflect below the size, circular up to it.

@@ -4,7 +4,7 @@ import inspect
 
 from cnnc.lower.fuse import PATTERNS
 from cnnc.ops import RULES
-from runtime.kernels import KERNELS
+from cnnc_runtime.kernels import KERNELS
 
 
 def test_every_op_has_a_kernel_and_every_extra_kernel_is_a_fusion():
@@ -14,7 +14,7 @@ def test_every_op_has_a_kernel_and_every_extra_kernel_is_a_fusion():
 
 def test_kernel_modules_are_named_like_their_op_and_follow_the_contract():
     for name, module in KERNELS.items():
-        assert module.__name__ == f"runtime.kernels.{name}"
+        assert module.__name__ == f"cnnc_runtime.kernels.{name}"
         forward = list(inspect.signature(module.forward).parameters)
         backward = list(inspect.signature(module.backward).parameters)
         assert forward[:5] == ["xp", "inputs", "params", "attrs", "training"], name

@@ -1,7 +1,7 @@
 import numpy as np
 from gradcheck import check_kernel
 
-from runtime.kernels import relu
+from cnnc_runtime.kernels import relu
 
 
 def test_relu_gradient():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import flatten, reshape
+from cnnc_runtime.kernels import flatten, reshape
 
 
 @pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4), (2, 3, 2, 2), (2, 1, 2, 2, 3)])

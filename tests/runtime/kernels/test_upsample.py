@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime.kernels import upsample
+from cnnc_runtime.kernels import upsample
 
 
 def attrs(shape, mode, scale=None, size=None, align_corners=False):

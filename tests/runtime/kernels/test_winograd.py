@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
-from runtime import jit
-from runtime.kernels import conv, conv_relu, winograd, winograd_cpu
+from cnnc_runtime import jit
+from cnnc_runtime.kernels import conv, conv_relu, winograd, winograd_cpu
 
 
 def attrs(pads=((1, 1), (1, 1))):
