@@ -1,19 +1,11 @@
 import numpy as np
 import pytest
 from gradcheck import check_kernel
-from test_groupnorm import close
+from test_groupnorm import close, make
 
 from cnnc_runtime.kernels import layernorm
 
 SHAPES = [(3, 4), (2, 3, 4), (2, 4, 3, 2), (2, 3, 2, 2, 3)]  # (N, C), (N, C, L), ...
-
-
-def make(shape, affine, seed=1):  # not check_kernel's seed 0: its r would be a function of x
-    rng = np.random.default_rng(seed)
-    c = shape[1]
-    x = rng.standard_normal(shape) * 2 + 0.5
-    params = {"weight": rng.uniform(0.5, 1.5, c), "bias": rng.standard_normal(c)}
-    return x, params if affine else {}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
