@@ -56,11 +56,18 @@ def test_groupnorm_matches_torch(dtype, tol, shape, groups, affine):
     ty = torch.nn.functional.group_norm(tx, groups, t.get("weight"), t.get("bias"), attrs["eps"])
     ty.backward(torch.tensor(dy, dtype=torch.float64))
 
-    y, saved = groupnorm.forward(np, [x], params, attrs, True)
-    (dx,), dparams = groupnorm.backward(np, dy, saved, params, attrs)
-    assert y.dtype == dx.dtype == dtype and set(dparams) == set(params)
+    matches(groupnorm, x, dy, params, attrs, (ty, tx, t), tol)
+
+
+def matches(kernel, x, dy, params, attrs, reference, tol):
+    """The kernel's output and gradients against PyTorch's (ty, tx, {name: tensor}) after
+    ty.backward(dy), in x's dtype."""
+    ty, tx, t = reference
+    y, saved = kernel.forward(np, [x], params, attrs, True)
+    (dx,), dparams = kernel.backward(np, dy, saved, params, attrs)
+    assert y.dtype == dx.dtype == x.dtype and set(dparams) == set(params)
     close(y, ty, tol, "y")
     close(dx, tx.grad, tol, "dx")
     for name, g in dparams.items():
-        assert g.dtype == dtype
+        assert g.dtype == x.dtype
         close(g, t[name].grad, tol, name)
