@@ -86,6 +86,8 @@ class Rule:
     arity:     (fewest, most) inputs; None means no upper bound
     family:    groups ops for colours and legends in reports; a "norm" op's weight starts
                at 1 and its bias at 0 (cnnc/lower/params.py)
+    outputs:   names of the op's extra outputs besides its main one, each reached from other
+               layers as `<layer id>.<name>` (max pooling's `indices`)
     """
 
     attrs: type[LayerAttrs]
@@ -97,6 +99,7 @@ class Rule:
     macs: Callable[[Any, tuple[Shape, ...], Shape], int] = _zero
     receptive: Callable[[Any, tuple[Shape, ...]], list[Window] | None] = _pointwise
     lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
+    outputs: tuple[str, ...] = ()
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:
