@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path as FsPath
 
@@ -290,7 +291,7 @@ def _import(args: argparse.Namespace) -> int:
     from cnnc.compiler import compile_file
     from cnnc.lower import lower
     from cnnc_runtime import checkpoint
-    from cnnc_runtime.importer import WeightsError, map_state_dict, read_arrays
+    from cnnc_runtime.importer import NamesDiffer, WeightsError, map_state_dict, read_arrays
     if args.output is not None and args.output.suffix != ".safetensors":
         print(f"cnnc import: error: -o '{args.output}': checkpoints are .safetensors files",
               file=sys.stderr)
@@ -298,10 +299,15 @@ def _import(args: argparse.Namespace) -> int:
     compiled = compile_file(args.spec, input_shape=args.input)
     try:
         source, verified = read_arrays(args.weights)
-        mapping, arrays = map_state_dict(lower(compiled), source)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NamesDiffer)
+            mapping, arrays = map_state_dict(lower(compiled), source)
     except (checkpoint.CheckpointError, WeightsError) as e:
         print(f"cnnc import: error: {e}", file=sys.stderr)
         return 1
+    for warning in caught:
+        print(f"cnnc import: warning: {warning.message}; the mapping is listed below",
+              file=sys.stderr)
     if not verified:
         print(f"cnnc import: note: {args.weights} has no checksum (not written by cnnc); its "
               "data is not verified", file=sys.stderr)
