@@ -9,21 +9,42 @@ import networkx as nx
 
 from cnnc.ir import keys
 
+
+@dataclass(frozen=True)
+class Pattern:
+    """A chain that runs as one kernel.
+
+    parts:  per member, the key its attributes and tensors have in the fused step (the first
+            member's tensors keep their own names, the others' are prefixed: `bn.weight`);
+            None for a member with nothing to pass (a ReLU)
+    folded: the inference kernel once the chain's batchnorm (its second member) is folded
+            into the conv's weights; None for a chain without one
+    """
+
+    kernel: str
+    parts: tuple[str | None, ...]
+    folded: str | None = None
+
+
 # Longest first, so conv -> batchnorm -> relu is never cut short to conv -> batchnorm.
-PATTERNS: dict[tuple[str, ...], str] = {
-    ("conv", "batchnorm", "relu"): "conv_bn_relu",
-    ("conv", "batchnorm"): "conv_bn",
-    ("conv", "relu"): "conv_relu",
-    ("linear", "relu"): "linear_relu",
+PATTERNS: dict[tuple[str, ...], Pattern] = {
+    ("conv", "batchnorm", "relu"): Pattern("conv_bn_relu", ("conv", "bn", None), "conv_relu"),
+    ("conv", "batchnorm"): Pattern("conv_bn", ("conv", "bn"), "conv"),
+    ("conv", "relu"): Pattern("conv_relu", ("conv", None)),
+    ("linear", "relu"): Pattern("linear_relu", (None, None)),
 }
 
 
 @dataclass(frozen=True)
 class Fusion:
-    """A chain of nodes computed by the kernel `op`; the last node names the fused output."""
+    """A chain of nodes computed by one kernel; the last node names the fused output."""
 
-    op: str
+    pattern: Pattern
     nodes: tuple[str, ...]
+
+    @property
+    def op(self) -> str:
+        return self.pattern.kernel
 
 
 def _sole_reader(g: nx.DiGraph, node: str, outputs: set[str]) -> str | None:
@@ -53,10 +74,10 @@ def find_fusions(g: nx.DiGraph, order: tuple[str, ...], outputs: tuple[str, ...]
         if node in taken:
             continue
         op = g.nodes[node][keys.LAYER].op
-        for ops, fused in PATTERNS.items():
+        for ops, pattern in PATTERNS.items():
             chain = ops[0] == op and _chain(g, node, ops, set(outputs))
             if chain:
-                found.append(Fusion(fused, chain))
+                found.append(Fusion(pattern, chain))
                 taken.update(chain)
                 break
     return found

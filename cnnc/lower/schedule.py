@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
+from cnnc.ops import RULES
 from cnnc_runtime.plan import Schedule, Shape, Step
 
-# Ops whose output shares its input's storage in evaluation (dropout is the identity there).
-VIEW_OPS = {"flatten", "reshape", "identity"}
-EVAL_VIEW_OPS = VIEW_OPS | {"dropout"}
 BYTES = 4  # float32
 
 
@@ -29,8 +27,8 @@ def schedule(steps: list[Step], outputs: tuple[str, ...], input_shape: Shape,
         if name not in outputs:
             frees[i].append(name)
 
-    views_ops = VIEW_OPS if training else EVAL_VIEW_OPS
-    views = {s.id for s in steps if s.op in views_ops}
+    shared = ("always",) if training else ("always", "inference")
+    views = {s.id for s in steps if s.op in RULES and RULES[s.op].view in shared}
     base: dict[str, str] = {"input": "input"}
     size = {"input": math.prod(input_shape) * BYTES}
     for s in steps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.ops.base import Rule
+from cnnc.ops.labels import adaptive_label
 from cnnc.ops.pooling import (
     AdaptiveAttrs,
     infer_adaptive,
@@ -18,4 +19,4 @@ class AdaptiveAvgPoolAttrs(AdaptiveAttrs):
 
 
 RULE = Rule(AdaptiveAvgPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive,
-            lower=lower_adaptive)
+            lower=lower_adaptive, label=adaptive_label, aliases=("adaptiveavgpool2d",))

@@ -12,4 +12,5 @@ class AddAttrs(LayerAttrs):
     op: Literal["add"]
 
 
-RULE = Rule(AddAttrs, infer_elementwise, "merge", arity=(2, None))
+RULE = Rule(AddAttrs, infer_elementwise, "merge", arity=(2, None), sees="widest",
+            aliases=("sum", "plus"))

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from cnnc.ops import pooling
 from cnnc.ops.base import Rule, Shape
+from cnnc.ops.labels import pool_label
 from cnnc.ops.pooling import PoolAttrs, infer, receptive
 
 
@@ -22,4 +23,5 @@ def lower(a: AvgPoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return window | {"count_include_pad": a.count_include_pad}
 
 
-RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower)
+RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
+            aliases=("avgpool1d", "avgpool2d", "avgpool3d", "avg_pool"))

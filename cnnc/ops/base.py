@@ -73,6 +73,10 @@ def _no_attrs(a: Any, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {}
 
 
+def _no_label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class Rule:
     """The compile-time meaning of one op.
@@ -88,6 +92,15 @@ class Rule:
                at 1 and its bias at 0 (cnnc/lower/params.py)
     outputs:   names of the op's extra outputs besides its main one, each reached from other
                layers as `<layer id>.<name>` (max pooling's `indices`)
+    label:     the key attributes in one short line for diagrams (cnnc/ops/labels.py); "" for
+               none worth showing
+    view:      whether the output shares the first input's storage: "always" (flatten),
+               "inference" (dropout, the identity there) or "never"; buffer planning reads it
+    sees:      whose receptive field the output starts from: the "first" input's, or the
+               "widest" input's (a merge sees what its widest input sees)
+    algorithm: how the kernel computes it, chosen from its lowered attributes, the weight and
+               output shapes and the device (conv: im2col or Winograd); None for one way only
+    aliases:   what other frameworks call the op (`conv2d`), for the unknown-op hint
     """
 
     attrs: type[LayerAttrs]
@@ -100,6 +113,11 @@ class Rule:
     receptive: Callable[[Any, tuple[Shape, ...]], list[Window] | None] = _pointwise
     lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
     outputs: tuple[str, ...] = ()
+    label: Callable[[Any, tuple[Shape, ...], Shape], str] = _no_label
+    view: Literal["always", "inference", "never"] = "never"
+    sees: Literal["first", "widest"] = "first"
+    algorithm: Callable[[dict[str, Any], Shape, Shape, str], str] | None = None
+    aliases: tuple[str, ...] = ()
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:

@@ -40,4 +40,5 @@ def lower(a: BatchNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"eps": a.eps, "momentum": a.momentum}
 
 
-RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower)
+RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower,
+            aliases=("bn", "batchnorm1d", "batchnorm2d", "batchnorm3d", "batch_norm"))

@@ -23,4 +23,5 @@ def infer(a: ConcatAttrs, xs: tuple[Shape, ...]) -> Shape:
     return (sum(x[0] for x in xs), *first[1:])
 
 
-RULE = Rule(ConcatAttrs, infer, "merge", arity=(2, None))
+RULE = Rule(ConcatAttrs, infer, "merge", arity=(2, None), sees="widest",
+            aliases=("concatenate", "cat"))

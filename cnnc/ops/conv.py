@@ -23,6 +23,8 @@ from cnnc.ops.base import (
     spatial,
     window_out,
 )
+from cnnc.ops.conv_algorithm import conv_algorithm
+from cnnc.ops.labels import conv_label
 
 
 class ConvAttrs(LayerAttrs):
@@ -107,5 +109,6 @@ def lower(a: ConvAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
             "groups": groups(a, xs[0][0]), "padding_mode": a.padding_mode}
 
 
-RULE = Rule(ConvAttrs, infer, "conv", params=params, macs=macs, receptive=receptive,
-            lower=lower)
+RULE = Rule(ConvAttrs, infer, "conv", params=params, macs=macs, receptive=receptive, lower=lower,
+            label=conv_label, algorithm=conv_algorithm,
+            aliases=("conv1d", "conv2d", "conv3d", "convolution"))

@@ -9,6 +9,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from cnnc.errors import RuleError
 from cnnc.ops.base import LayerAttrs, PerAxis, Rule, Shape, Window, fmt, per_axis, spatial
+from cnnc.ops.labels import conv_label
 
 
 class ConvTransposeAttrs(LayerAttrs):
@@ -86,4 +87,5 @@ def lower(a: ConvTransposeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, A
 
 
 RULE = Rule(ConvTransposeAttrs, infer, "conv", params=params, macs=macs, receptive=receptive,
-            lower=lower)
+            lower=lower, label=conv_label,
+            aliases=("convtranspose1d", "convtranspose2d", "convtranspose3d", "deconv", "transposed_conv"))

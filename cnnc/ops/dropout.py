@@ -18,4 +18,9 @@ def lower(a: DropoutAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"p": a.p}
 
 
-RULE = Rule(DropoutAttrs, same_shape, "regularise", lower=lower)
+def label(a: DropoutAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
+    return f"p={a.p:g}"
+
+
+RULE = Rule(DropoutAttrs, same_shape, "regularise", lower=lower, label=label, view="inference",
+            aliases=("dropout2d",))

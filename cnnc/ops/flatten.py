@@ -20,4 +20,4 @@ def receptive(a: LayerAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return global_windows(xs[0][1:])  # each feature may come from anywhere: the whole map
 
 
-RULE = Rule(FlattenAttrs, infer, "shape", receptive=receptive)
+RULE = Rule(FlattenAttrs, infer, "shape", receptive=receptive, view="always")

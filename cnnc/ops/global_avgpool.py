@@ -12,4 +12,5 @@ class GlobalAvgPoolAttrs(LayerAttrs):
     op: Literal["global_avgpool"]
 
 
-RULE = Rule(GlobalAvgPoolAttrs, infer_global, "pool", receptive=receptive_global)
+RULE = Rule(GlobalAvgPoolAttrs, infer_global, "pool", receptive=receptive_global,
+            aliases=("gap", "globalaveragepooling2d"))

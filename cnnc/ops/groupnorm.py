@@ -44,4 +44,4 @@ def lower(a: GroupNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"groups": a.groups, "eps": a.eps}
 
 
-RULE = Rule(GroupNormAttrs, infer, "norm", params=params, lower=lower)
+RULE = Rule(GroupNormAttrs, infer, "norm", params=params, lower=lower, aliases=("group_norm",))

@@ -11,4 +11,4 @@ class HardsigmoidAttrs(LayerAttrs):
     op: Literal["hardsigmoid"]
 
 
-RULE = Rule(HardsigmoidAttrs, same_shape, "activation")
+RULE = Rule(HardsigmoidAttrs, same_shape, "activation", aliases=("hsigmoid", "hard_sigmoid"))

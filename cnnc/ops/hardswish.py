@@ -11,4 +11,4 @@ class HardswishAttrs(LayerAttrs):
     op: Literal["hardswish"]
 
 
-RULE = Rule(HardswishAttrs, same_shape, "activation")
+RULE = Rule(HardswishAttrs, same_shape, "activation", aliases=("hswish", "hard_swish"))

@@ -11,4 +11,4 @@ class IdentityAttrs(LayerAttrs):
     op: Literal["identity"]
 
 
-RULE = Rule(IdentityAttrs, same_shape, "activation")
+RULE = Rule(IdentityAttrs, same_shape, "activation", view="always")

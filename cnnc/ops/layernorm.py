@@ -26,4 +26,4 @@ def lower(a: LayerNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"eps": a.eps}
 
 
-RULE = Rule(LayerNormAttrs, same_shape, "norm", params=params, lower=lower)
+RULE = Rule(LayerNormAttrs, same_shape, "norm", params=params, lower=lower, aliases=("layer_norm",))

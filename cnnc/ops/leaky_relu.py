@@ -16,4 +16,8 @@ def lower(a: LeakyReluAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"negative_slope": a.negative_slope}
 
 
-RULE = Rule(LeakyReluAttrs, same_shape, "activation", lower=lower)
+def label(a: LeakyReluAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
+    return f"slope {a.negative_slope:g}"
+
+
+RULE = Rule(LeakyReluAttrs, same_shape, "activation", lower=lower, label=label)

@@ -38,4 +38,9 @@ def macs(a: LinearAttrs, xs: tuple[Shape, ...], y: Shape) -> int:
     return xs[0][0] * a.out
 
 
-RULE = Rule(LinearAttrs, infer, "linear", params=params, macs=macs)
+def label(a: LinearAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
+    return f"{xs[0][0]}→{y[0]}"
+
+
+RULE = Rule(LinearAttrs, infer, "linear", params=params, macs=macs, label=label,
+            aliases=("dense", "fc", "fully_connected"))

@@ -26,4 +26,8 @@ def lower(a: LrnAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"size": a.size, "alpha": a.alpha, "beta": a.beta, "k": a.k}
 
 
-RULE = Rule(LrnAttrs, infer, "norm", lower=lower)
+def label(a: LrnAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
+    return f"size {a.size}"
+
+
+RULE = Rule(LrnAttrs, infer, "norm", lower=lower, label=label, aliases=("localresponsenorm",))

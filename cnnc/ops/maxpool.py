@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.ops.base import PerAxis, Rule
+from cnnc.ops.labels import pool_label
 from cnnc.ops.pooling import PoolAttrs, infer, lower, receptive
 
 
@@ -13,4 +14,5 @@ class MaxPoolAttrs(PoolAttrs):
     dilation: PerAxis = 1
 
 
-RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower)
+RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
+            aliases=("maxpool1d", "maxpool2d", "maxpool3d", "max_pool"))

@@ -12,4 +12,5 @@ class MulAttrs(LayerAttrs):
     op: Literal["mul"]
 
 
-RULE = Rule(MulAttrs, infer_elementwise, "merge", arity=(2, None))
+RULE = Rule(MulAttrs, infer_elementwise, "merge", arity=(2, None), sees="widest",
+            aliases=("multiply",))

@@ -17,6 +17,7 @@ from cnnc.ops.base import (
     resolve_padding,
     spatial,
 )
+from cnnc.ops.labels import padding_text
 
 
 class PadAttrs(LayerAttrs):
@@ -52,4 +53,9 @@ def lower(a: PadAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"padding": pads(a, xs[0]), "mode": a.mode, "value": a.value}
 
 
-RULE = Rule(PadAttrs, infer, "shape", receptive=receptive, lower=lower)
+def label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
+    return " ".join(p for p in (padding_text(a.padding), "" if a.mode == "zeros" else a.mode) if p)
+
+
+RULE = Rule(PadAttrs, infer, "shape", receptive=receptive, lower=lower, label=label,
+            aliases=("zeropad2d",))

@@ -34,4 +34,5 @@ def lower(a: ReshapeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"shape": y}  # -1 resolved
 
 
-RULE = Rule(ReshapeAttrs, infer, "shape", receptive=receptive, lower=lower)
+RULE = Rule(ReshapeAttrs, infer, "shape", receptive=receptive, lower=lower, view="always",
+            aliases=("view",))

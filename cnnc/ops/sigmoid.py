@@ -11,4 +11,4 @@ class SigmoidAttrs(LayerAttrs):
     op: Literal["sigmoid"]
 
 
-RULE = Rule(SigmoidAttrs, same_shape, "activation")
+RULE = Rule(SigmoidAttrs, same_shape, "activation", aliases=("logistic",))

@@ -11,4 +11,4 @@ class SiluAttrs(LayerAttrs):
     op: Literal["silu"]
 
 
-RULE = Rule(SiluAttrs, same_shape, "activation")
+RULE = Rule(SiluAttrs, same_shape, "activation", aliases=("swish",))

@@ -9,6 +9,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
 from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, fmt, per_axis, spatial
+from cnnc.ops.labels import axes_text, once_text
 
 _LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
@@ -66,4 +67,10 @@ def lower(a: UpsampleAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
             "align_corners": a.align_corners, "scale": scale}
 
 
-RULE = Rule(UpsampleAttrs, infer, "resample", receptive=receptive, lower=lower)
+def label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
+    how = f"×{once_text(a.scale)}" if a.scale is not None else f"to {axes_text(a.size, len(y) - 1)}"
+    return f"{how} {a.mode}" + (" align" if a.align_corners else "")
+
+
+RULE = Rule(UpsampleAttrs, infer, "resample", receptive=receptive, lower=lower, label=label,
+            aliases=("upsampling", "upsampling2d", "interpolate", "resize"))

@@ -38,11 +38,11 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     for node in rest:
         layer = g.nodes[node][keys.LAYER]
         fields = [g.nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
-        # a merge sees what its widest input sees; crop and pad follow their first input
-        widest = max(fields, key=lambda f: sum(a.size for a in f)) if layer.op in (
-            "add", "mul", "concat") else fields[0]
+        rule = RULES[layer.op]  # a merge sees what its widest input sees
+        widest = max(fields, key=lambda f: sum(a.size for a in f)) if rule.sees == "widest" \
+            else fields[0]
         xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
-        windows = RULES[layer.op].receptive(layer.attrs, xs)
+        windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))
         g.nodes[node][keys.RECEPTIVE_FIELD] = widest

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnc.lower.steps import algorithm_attrs
 from cnnc.report.units import binary_bytes
 from cnnc_runtime.plan import Plan
 
@@ -19,9 +20,9 @@ def fusion_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def conv_algorithms(plan: Plan) -> dict[str, str]:
-    """The algorithm each conv runs (cnnc/lower/algorithm.py), by conv node, in order."""
-    return {s.nodes[0]: s.attrs.get("conv", s.attrs)["algorithm"] for s in plan.training.steps
-            if "algorithm" in s.attrs.get("conv", s.attrs)}
+    """The algorithm each conv runs (cnnc/ops/conv_algorithm.py), by conv node, in order."""
+    chosen = {s.nodes[0]: algorithm_attrs(s) for s in plan.training.steps}
+    return {node: attrs["algorithm"] for node, attrs in chosen.items() if attrs is not None}
 
 
 def render_fusions(plan: Plan) -> str:

@@ -12,31 +12,14 @@ import re
 from cnnc.errors import did_you_mean
 from cnnc.ops import RULES
 
-ALIASES = {
-    "conv1d": "conv", "conv2d": "conv", "conv3d": "conv", "convolution": "conv",
-    "convtranspose1d": "conv_transpose", "convtranspose2d": "conv_transpose",
-    "convtranspose3d": "conv_transpose", "deconv": "conv_transpose",
-    "transposed_conv": "conv_transpose", "dense": "linear", "fc": "linear",
-    "fully_connected": "linear", "bn": "batchnorm", "batchnorm1d": "batchnorm",
-    "batchnorm2d": "batchnorm", "batchnorm3d": "batchnorm", "batch_norm": "batchnorm",
-    "maxpool1d": "maxpool", "maxpool2d": "maxpool", "maxpool3d": "maxpool", "max_pool": "maxpool",
-    "avgpool1d": "avgpool", "avgpool2d": "avgpool", "avgpool3d": "avgpool", "avg_pool": "avgpool",
-    "adaptiveavgpool2d": "adaptive_avgpool", "adaptivemaxpool2d": "adaptive_maxpool",
-    "gap": "global_avgpool", "globalaveragepooling2d": "global_avgpool",
-    "upsampling": "upsample", "upsampling2d": "upsample", "interpolate": "upsample",
-    "resize": "upsample", "concatenate": "concat", "cat": "concat", "sum": "add", "plus": "add",
-    "multiply": "mul", "view": "reshape", "zeropad2d": "pad", "logistic": "sigmoid",
-    "swish": "silu", "hswish": "hardswish", "hard_swish": "hardswish",
-    "hsigmoid": "hardsigmoid", "hard_sigmoid": "hardsigmoid", "layer_norm": "layernorm",
-    "group_norm": "groupnorm", "localresponsenorm": "lrn", "dropout2d": "dropout",
-}
-# Functions of the field, by kind, that a spec may name; those cnnc lacks get the kind's ops.
-KINDS = {
-    "activation": ("elu", "selu", "celu", "prelu", "rrelu", "gelu", "silu", "mish", "softplus",
-                   "softsign", "hardtanh", "hardswish", "hardsigmoid", "relu6", "leaky_relu",
-                   "tanh", "sigmoid", "relu", "softmax", "log_softmax", "threshold"),
-    "norm": ("instancenorm", "groupnorm", "layernorm", "batchnorm", "lrn", "rmsnorm"),
-    "pool": ("lppool", "fractionalmaxpool", "maxpool", "avgpool"),
+# What other frameworks call our ops (`Rule.aliases`), by that name.
+ALIASES = {alias: op for op, rule in RULES.items() for alias in rule.aliases}
+# Functions of the field that cnnc lacks, by the family of ours a hint lists instead.
+MISSING = {
+    "activation": ("elu", "selu", "celu", "prelu", "rrelu", "mish", "softplus", "softsign",
+                   "hardtanh", "log_softmax", "threshold"),
+    "norm": ("instancenorm", "rmsnorm"),
+    "pool": ("lppool", "fractionalmaxpool"),
 }
 
 
@@ -48,7 +31,7 @@ def unknown_op_hint(name: str) -> str:
         return f"cnnc calls it `{target}`"
     if plain in RULES:
         return f"op names are lower case: `{plain}`"
-    for kind, names in KINDS.items():
+    for kind, names in MISSING.items():
         if plain in names or target in names:
             ours = sorted(op for op, rule in RULES.items() if rule.family == kind)
             return f"cnnc has no `{name}`; its {kind} ops are {', '.join(ours)}"

@@ -1,5 +1,5 @@
 """Winograd F(4x4, 3x3): stride-1 3x3 convolutions in a quarter of the multiplications.
-Used by runtime/kernels/conv.py where the plan says `algorithm: winograd` (cnnc/lower/algorithm.py).
+Used by runtime/kernels/conv.py where the plan says `algorithm: winograd` (cnnc/ops/conv_algorithm.py).
 
 Every 4x4 block of output comes from the 6x6 input tile around it as
 

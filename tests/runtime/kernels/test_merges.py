@@ -44,23 +44,25 @@ def test_concat_gradient(n, shape):
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-6), (np.float64, 1e-12)])
 @pytest.mark.parametrize("n", [2, 3])
-def test_merges_match_torch(dtype, rtol, n):
+@pytest.mark.parametrize("op", ["add", "mul", "concat"])
+def test_merges_match_torch(op, dtype, rtol, n):
     torch = pytest.importorskip("torch")
     xs = [x.astype(dtype) for x in inputs(n, seed=5)]
     dy = np.random.default_rng(6).standard_normal(xs[0].shape).astype(dtype)
-    cases = [(add, lambda ts: sum(ts[1:], ts[0]), dy),
-             (mul, lambda ts: torch.stack(ts).prod(dim=0), dy),
-             (concat, lambda ts: torch.cat(ts, dim=1), np.concatenate([dy] * n, axis=1))]
-    for kernel, reference, g in cases:
-        ts = [torch.tensor(x, requires_grad=True) for x in xs]
-        reference(ts).backward(torch.tensor(g))
-        y, saved = kernel.forward(np, xs, {}, {}, True)
-        dxs, _ = kernel.backward(np, g, saved, {}, {})
-        assert y.dtype == dtype and len(dxs) == n
-        np.testing.assert_allclose(y, reference([torch.tensor(x) for x in xs]).numpy(), rtol=rtol)
-        for dx, t in zip(dxs, ts, strict=True):
-            assert dx.dtype == dtype
-            np.testing.assert_allclose(dx, t.grad.numpy(), rtol=rtol, atol=rtol)
+    kernel, reference, g = {
+        "add": (add, lambda ts: sum(ts[1:], ts[0]), dy),
+        "mul": (mul, lambda ts: torch.stack(ts).prod(dim=0), dy),
+        "concat": (concat, lambda ts: torch.cat(ts, dim=1), np.concatenate([dy] * n, axis=1)),
+    }[op]
+    ts = [torch.tensor(x, requires_grad=True) for x in xs]
+    reference(ts).backward(torch.tensor(g))
+    y, saved = kernel.forward(np, xs, {}, {}, True)
+    dxs, _ = kernel.backward(np, g, saved, {}, {})
+    assert y.dtype == dtype and len(dxs) == n
+    np.testing.assert_allclose(y, reference([torch.tensor(x) for x in xs]).numpy(), rtol=rtol)
+    for dx, t in zip(dxs, ts, strict=True):
+        assert dx.dtype == dtype
+        np.testing.assert_allclose(dx, t.grad.numpy(), rtol=rtol, atol=rtol)
 
 
 GATES = [[(2, 3, 4, 4), (2, 3, 1, 1)], [(2, 3, 1, 1), (2, 3, 4, 4)], [(2, 1, 4, 4), (2, 3, 4, 4)],
