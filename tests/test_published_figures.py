@@ -104,3 +104,13 @@ def test_rounding_follows_the_printed_digits():
     assert matches(25_028_904, "25.0M") and not matches(25_050_000, "25.0M")
     assert matches(1_248_424, "1,248,424") and not matches(1_248_425, "1,248,424")
     assert matches((3, 44, 44, 28), "3x44x44x28") and not matches((3, 44, 28, 44), "3x44x44x28")
+
+
+def test_unet3d_count_needs_bn_without_affine_and_upconvs_without_bias():
+    """The spec's reading of the paper's 19,069,955: with BN scale and shift and up-conv biases
+    learned, the same network has 19,075,523, which the paper does not print."""
+    text = (cnnc.zoo.zoo_dir() / "unet3d.yaml").read_text()
+    bn, up = "op: batchnorm, affine: false", "stride: 2, bias: false"  # the layers, not the comment
+    assert text.count(bn) == 2 and text.count(up) == 1
+    learned = text.replace(bn, "op: batchnorm").replace(up, "stride: 2")
+    assert cnnc.compile_text(learned).totals.params == 19_075_523
