@@ -1,8 +1,11 @@
 """Measures the reference figures of tests/reference_figures.json on the PyTorch models of
-torch_models.py (which include torch_classics.py), with the conventions of the shared reference
-(/work/shared/reference/README.md): params, trainable, buffers (BN running mean and variance),
-conv + transposed conv + linear MACs and their split, input and output shapes with a batch axis
-of 1, and the output elements of every conv, linear, BN, activation, pool, LRN and upsample call.
+torch_models.py (which include torch_classics.py), with the conventions of the figures the zoo
+started with: params, trainable, buffers (BN running mean and variance, no step counters), conv +
+transposed conv + linear MACs and their split (conv: output elements x Cin/groups x kernel;
+transposed conv: input elements x Cout/groups x kernel; linear: in x out), input and output
+shapes with a batch axis of 1, and the output elements of every conv, transposed conv, linear,
+BN, activation, pool, LRN and upsample call (act_elems; flatten, dropout, concat, add and crop
+are not counted).
 
 The input shape is the only thing taken from the spec (its `input`); every figure comes from one
 forward pass of the PyTorch model on the meta device (shapes only, no arithmetic), with each

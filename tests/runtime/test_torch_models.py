@@ -2,8 +2,10 @@
 
 Structure checks run on the meta device (shapes only, no memory, no arithmetic): parameters and
 BatchNorm statistics one for one in the spec's order, totals and MACs equal to the reference
-figures, and the attributes of every BN, dropout, LRN and pool equal to the spec's. A forward pass
-of real numbers then checks the output shape, and the dropout masks are checked by value.
+figures, and the attributes of every BN, dropout, LRN and pool equal to the spec's; and
+measure_figures.py, run on each model, gives its whole entry of the reference figures. A forward
+pass of real numbers then checks the output shape (on the meta device for the 3D U-Net, too big
+for these CPUs), and the dropout masks are checked by value.
 """
 
 from __future__ import annotations
