@@ -1,7 +1,9 @@
 """Golden tests: every zoo model against the independent PyTorch figures in reference_figures.json.
 
-The figures were measured on PyTorch implementations written from torchvision and the papers
-(copied from shared/reference/figures.json so the suite stands alone).
+The figures were measured on PyTorch implementations written from torchvision and the papers:
+the first ones copied from shared/reference/figures.json so the suite stands alone, the classic
+CNNs added later (tests/runtime/torch_classics.py) measured by tests/runtime/measure_figures.py,
+which reproduces the copied entries of every model it has.
 """
 
 from __future__ import annotations

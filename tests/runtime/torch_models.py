@@ -1,10 +1,12 @@
-"""Independent PyTorch references for eleven zoo models, for cnnc's parity tests.
+"""Independent PyTorch references for zoo models, for cnnc's parity tests and reference figures.
 
 Each model is plain torch.nn, written layer for layer from its published definition (torchvision's
 source for the torchvision models, the papers otherwise) and checked against the cnnc spec of the
 same name in specs/: same layers, same order, same attributes. Module names follow torchvision
 where it has the model and the spec's ids otherwise; `state_dict()` lists parameters and BatchNorm
-statistics in the order the spec defines them, so weights can be exchanged by position.
+statistics in the order the spec defines them, so weights can be exchanged by position. The
+classic CNNs added later (MobileNets, SqueezeNets, ...) live in torch_classics.py; MODELS has
+all of them.
 
 `build(name)` returns a fresh model (in training mode, PyTorch's default initialisation). Its
 dropouts are `MaskedDropout`s: set `model.dropout_masks = [m1, m2, ...]` to make a training-mode
@@ -15,53 +17,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-# ---------------------------------------------------------------------------------------------
-# Dropout with masks fed from outside
-
-
-class MaskedDropout(nn.Module):
-    """nn.Dropout(p), except that in training it takes its mask from a queue when one is set.
-
-    A mask has the output's shape and holds 0 or 1/(1-p); the output is `x * mask`. `queue` is
-    shared through the root model's `dropout_masks` (see `build`); when it is None, this draws
-    its own mask like nn.Dropout. Inference, and p = 0, is the identity either way.
-    """
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        self.p = p
-        self.queue: list[Any] | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:  # no mask is drawn, none is taken (like cnnc)
-            return x
-        if self.queue is None:
-            return F.dropout(x, self.p, training=True)
-        if not self.queue:
-            raise RuntimeError("model.dropout_masks ran out: one mask is needed per dropout call")
-        mask = torch.as_tensor(self.queue.pop(0), dtype=x.dtype, device=x.device)
-        if mask.shape != x.shape:
-            raise ValueError(f"dropout mask of shape {tuple(mask.shape)} for an output of shape "
-                             f"{tuple(x.shape)}")
-        return x * mask
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-def _share_mask_queue(model: nn.Module, inputs: tuple[Any, ...]) -> None:
-    """Forward pre-hook of the root model: hands its `dropout_masks` list to every dropout."""
-    queue = getattr(model, "dropout_masks", None)
-    for m in model.modules():
-        if isinstance(m, MaskedDropout):
-            m.queue = queue
-
+from torch_classics import CLASSICS
+from torch_dropout import MaskedDropout, share_mask_queue
 
 # ---------------------------------------------------------------------------------------------
 # Small sequential nets
@@ -606,6 +567,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "unet_milesial": UNetMilesial,
     "unet_original": UNetOriginal,
     "highway_mlp": HighwayMLP,
+    **CLASSICS,
 }
 
 
@@ -616,7 +578,7 @@ def build(name: str) -> nn.Module:
         raise KeyError(f"no reference model '{name}'; known: {', '.join(MODELS)}")
     model = MODELS[name]()
     model.dropout_masks = None
-    model.register_forward_pre_hook(_share_mask_queue)
+    model.register_forward_pre_hook(share_mask_queue)
     return model
 
 
