@@ -8,7 +8,7 @@ from pydantic import Field
 
 from cnnc.ops import pooling
 from cnnc.ops.base import Rule, Shape
-from cnnc.ops.pooling import PoolAttrs, infer, receptive
+from cnnc.ops.pooling import PoolAttrs, dropped, infer, receptive
 
 
 class AvgPoolAttrs(PoolAttrs):
@@ -22,4 +22,5 @@ def lower(a: AvgPoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return window | {"count_include_pad": a.count_include_pad}
 
 
-RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower)
+RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower,
+            dropped=dropped)

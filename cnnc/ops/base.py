@@ -88,6 +88,8 @@ class Rule:
                at 1 and its bias at 0 (cnnc/lower/params.py)
     outputs:   names of the op's extra outputs besides its main one, each reached from other
                layers as `<layer id>.<name>` (max pooling's `indices`)
+    dropped:   input positions per spatial axis after the last window, which the op leaves
+               out without a word (a pool in floor mode on an odd size); None where none can be
     """
 
     attrs: type[LayerAttrs]
@@ -100,6 +102,7 @@ class Rule:
     receptive: Callable[[Any, tuple[Shape, ...]], list[Window] | None] = _pointwise
     lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
     outputs: tuple[str, ...] = ()
+    dropped: Callable[[Any, tuple[Shape, ...], Shape], tuple[int, ...]] | None = None
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:

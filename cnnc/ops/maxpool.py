@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.ops.base import PerAxis, Rule
-from cnnc.ops.pooling import PoolAttrs, infer, lower, receptive
+from cnnc.ops.pooling import PoolAttrs, dropped, infer, lower, receptive
 
 
 class MaxPoolAttrs(PoolAttrs):
@@ -13,4 +13,5 @@ class MaxPoolAttrs(PoolAttrs):
     dilation: PerAxis = 1
 
 
-RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower)
+RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower,
+            dropped=dropped)
