@@ -19,8 +19,8 @@ SHOWN = 8  # pieces of a size list shown in the table; the JSON has them all
 _LABELS = {"fits": "fit", "drops": "pool drops", "fails": "fail"}
 _STATUS = {"fits": "fits", "drops": "compiles, but a pool drops pixels",
            "fails": "does not compile"}
-LEGEND = ("pool drops: the shapes work, but a pool in floor mode leaves the last rows or "
-          "columns out (warning[dropped])")
+LEGEND = ("pool drops: compiles, but a floor-mode pool leaves the last rows or columns out "
+          "(warning[dropped])")
 _AXIS_LETTERS = {1: "L", 2: "HW", 3: "DHW"}
 
 
@@ -73,17 +73,17 @@ def _pieces(pieces: list[range]) -> str:
 
 
 def describe(sizes: Sequence[int]) -> str:
-    """`188..2284 step 16`, or `189..2288 except 204..2284 step 16` where the gaps are the
-    shorter list."""
+    """`188..2284 step 16`, or `189..2288 except 204..2284 step 16` where naming the gaps is
+    shorter."""
     if not sizes:
         return "none"
-    pieces = progressions(sizes)
+    plain = _pieces(progressions(sizes))
     kept = set(sizes)
     gaps = [n for n in range(sizes[0], sizes[-1] + 1) if n not in kept]
-    gap_pieces = progressions(gaps)
-    if len(gap_pieces) + 1 < len(pieces):
-        return f"{sizes[0]}..{sizes[-1]} except {_pieces(gap_pieces)}"
-    return _pieces(pieces)
+    if not gaps:
+        return plain
+    holes = f"{sizes[0]}..{sizes[-1]} except {_pieces(progressions(gaps))}"
+    return holes if len(holes) < len(plain) else plain
 
 
 def _varied(scan: AxisScan) -> tuple[str, str]:
@@ -102,11 +102,14 @@ def render_sizes(report: SizeReport) -> str:
         shape, letter = _varied(scan)
         lines.append(f"{report.name}: input {shape}, {letter} from {scan.sizes[0]} to "
                      f"{scan.sizes[-1]}")
+        counts = {status: f"{len(sizes):,} size{'' if len(sizes) == 1 else 's'}" if sizes
+                  else "none" for status in _LABELS for sizes in [getattr(scan, status)]}
+        count_width = max(map(len, counts.values()))
         for status, label in _LABELS.items():
             sizes = getattr(scan, status)
-            count = f"{len(sizes):,} size{'' if len(sizes) == 1 else 's'}" if sizes else "none"
             listed = describe(sizes) if sizes else ""
-            lines.append(f"  {label:<{width}} {count:>12}  {listed}".rstrip())
+            lines.append(f"  {label:<{width}}  {counts[status]:>{count_width}}  {listed}"
+                         .rstrip())
     if any(scan.drops for scan in report.scans):
         lines.append(LEGEND)
     lines.append(f"the given input {fmt(report.base)} {_STATUS[report.base_status]}")
