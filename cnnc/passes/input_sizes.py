@@ -8,7 +8,8 @@ and pools fit one size in 16; a concat after pooling an odd size fails every oth
 
 from __future__ import annotations
 
-import itertools
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Literal
@@ -24,7 +25,7 @@ from cnnc.zoo import zoo_dir
 
 Status = Literal["fits", "drops", "fails"]
 MAX_SIZES = 20_000  # sizes one scan may try: a second or two for a large zoo model
-HINT_WINDOW = 256   # a hint looks this far below and above the given size
+HINT_WINDOW = 128   # a hint looks this far below and above the given size
 
 
 class Prober:
@@ -118,30 +119,47 @@ def scan(prober: Prober, base: Shape, axis: int | None, sizes: range) -> AxisSca
 
 def nearest_fits(g: nx.DiGraph, order: list[str], shape: Shape) -> str | None:
     """`568x568 or 584x584 (every 16)`: the nearest input sizes below and above `shape` that
-    fit, found within HINT_WINDOW of each of its spatial sizes; None when none does (or
-    `shape` has no spatial axes)."""
+    fit, each looked for within HINT_WINDOW of its spatial sizes; None when none does (or
+    `shape` has no spatial axes). Looks outwards from the given size and stops at the first
+    fit, so a hint costs a few dozen shape passes, not a scan."""
     if len(shape) < 2:
         return None
     prober = Prober(g, order)
-    near = sorted({n for d in shape[1:] for n in range(max(1, d - HINT_WINDOW),
-                                                       d + HINT_WINDOW + 1)})
-    square = [n for n in near if prober.status(with_size(shape, None, n)) == "fits"]
+    square = functools.cache(lambda n: prober.status(with_size(shape, None, n)) == "fits")
+
+    def first_fit(sizes: range) -> int | None:
+        return next((n for n in sizes if square(n)), None)
+
+    def below(d: int) -> int | None:
+        return first_fit(range(d, max(0, d - HINT_WINDOW - 1), -1))
+
+    def above(d: int) -> int | None:
+        return first_fit(range(d, d + HINT_WINDOW + 1))
+
     # Each spatial axis moves to the nearest size that fits a square input; for a network that
     # treats its axes alike (most do) the result fits, and it is checked, so one that does not
     # gets no wrong advice.
     found = []
-    for below in (True, False):
-        sizes = [max((n for n in square if n <= d), default=None) if below else
-                 min((n for n in square if n >= d), default=None) for d in shape[1:]]
+    for nearest in (below, above):
+        sizes = [nearest(d) for d in shape[1:]]
         picked = (shape[0], *sizes)
         if None not in sizes and picked != shape and prober.status(picked) == "fits":
             found.append(fmt(picked[1:]))
     if not found:
         return None
-    steps = {b - a for a, b in itertools.pairwise(square)}
-    regular = len(square) >= 3 and len(steps) == 1 and min(steps) > 1
-    every = f" (every {min(steps)})" if regular else ""
-    return " or ".join(dict.fromkeys(found)) + every
+    return " or ".join(dict.fromkeys(found)) + _period(shape, below, above)
+
+
+def _period(shape: Shape, below: Callable[[int], int | None],
+            above: Callable[[int], int | None]) -> str:
+    """` (every 16)` when the fits around the first axis that does not fit are three in a row
+    an equal step (above 1) apart, else nothing."""
+    d = next((d for d in shape[1:] if below(d) != d), None)
+    lo, hi = (below(d), above(d)) if d is not None else (None, None)
+    after = above(hi + 1) if hi is not None else None
+    if lo is None or after is None or hi - lo != after - hi or hi - lo < 2:
+        return ""
+    return f" (every {hi - lo})"
 
 
 def scan_command(file: str) -> str:

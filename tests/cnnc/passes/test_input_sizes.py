@@ -167,3 +167,9 @@ def test_scanning_a_thousand_sizes_takes_well_under_a_few_seconds(name):
     start = time.perf_counter()
     scan_input_sizes(name, range(1, 1025))
     assert time.perf_counter() - start < 5
+
+
+def test_fits_that_are_not_evenly_spaced_get_no_period():
+    # DenseNet fits 221..224 and 253..256 (the stem halves twice, three 2x2 pools follow)
+    w = compile_file("densenet121", (3, 225, 225)).warnings[0]
+    assert w.hint.endswith("or give an input of 224x224 or 253x253")

@@ -91,3 +91,18 @@ def test_warnings_go_to_stderr_and_the_json_without_failing(tmp_path, capsys):
     assert w["hint"].startswith("set `ceil_mode: true`")
     assert main(["compile", str(tmp_path / "net.yaml"), "--input", "2x8x8"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_cnnc_run_prints_the_warnings_too(tmp_path, capsys):
+    np = pytest.importorskip("numpy")
+    from cnnc_runtime import checkpoint
+    spec = tmp_path / "net.yaml"
+    spec.write_text("name: pooled\ninput: [1, 9, 9]\nlayers:\n  - {id: pool, op: maxpool, "
+                    "kernel: 2}\n  - {op: flatten}\n  - {id: fc, op: linear, out: 3}\n")
+    weights = tmp_path / "w.safetensors"
+    checkpoint.save(weights, {"fc.weight": np.eye(3, 16, dtype=np.float32),
+                              "fc.bias": np.zeros(3, np.float32)})
+    np.save(tmp_path / "x.npy", np.ones((9, 9), np.float32))
+    assert main(["run", str(spec), "--infer", "--weights", str(weights), "--input",
+                 str(tmp_path / "x.npy")]) == 0
+    assert f"{spec}:4:5: warning[dropped]: layer 'pool'" in capsys.readouterr().err
