@@ -160,7 +160,7 @@ def compile_network(net: Network, file: str,
                     input_shape: tuple[int, ...] | None = None) -> Compiled:
     g, order = checked_graph(net)
     shape = input_shape_of(net, input_shape)
-    fitting = functools.cache(lambda: nearest_fits(g, order, shape))  # only on demand: a scan
+    fitting = functools.cache(lambda: nearest_fits(g, order, shape))  # on demand: shape passes
 
     def merge_hint() -> str | None:
         sizes = fitting()

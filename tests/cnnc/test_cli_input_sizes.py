@@ -52,7 +52,7 @@ def test_json_and_the_output_file(tmp_path, capsys):
     ("64-1024", "'64-1024' is not a range of sizes"),
     ("0..5", "'0..5' holds no sizes"),
     ("9..3", "'9..3' holds no sizes"),
-    ("1..100000", "'1..100000' holds 100,000 sizes; scan at most 20,000 at once"),
+    ("1..100000", "'1..100000' holds 100,000 sizes; scan at most 10,000 at once"),
 ])
 def test_a_bad_range_is_a_usage_error_on_one_line(text, reason, capsys):
     assert main(["compile", "lenet5", "--input-sizes", text]) == 2
