@@ -13,10 +13,15 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING
 
 from cnnc.errors import CnncError
+from cnnc.passes.input_sizes import MAX_SIZES
 from cnnc.report.dot import RANKDIRS
 from cnnc.spec.limits import MAX_LAYERS
+
+if TYPE_CHECKING:
+    from cnnc.compiler import Compiled
 
 DIAGRAMS = ("dot", "svg", "png", "pdf")
 PAPER = ("markdown", "latex", "csv")  # the summary for documents and spreadsheets
@@ -69,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", choices=FORMATS,
                           help="what to write (default: from the -o extension, else table); "
                                "svg, png and pdf are drawn by Graphviz")
+    compile_.add_argument("--input-sizes", nargs="?", const="", metavar="RANGE",
+                          help="instead of the report, list the input sizes the network takes "
+                               "in RANGE (FIRST..LAST, or one size; default 1 to 4 times the "
+                               "input's size), on every spatial axis at once for a square input "
+                               "and on each alone otherwise: those that fit, those where a pool "
+                               "drops rows or columns, those that fail (table or json)")
     compile_.add_argument("--max-layers", type=_positive, default=MAX_LAYERS, metavar="N",
                           help=f"refuse a spec that expands to more than N layers ({MAX_LAYERS:,})")
     compile_.add_argument("--fuse", action="store_true",
@@ -241,7 +252,10 @@ def _compile(args: argparse.Namespace) -> int:
     if problem:
         print(f"cnnc compile: error: {problem}", file=sys.stderr)
         return 2
+    if args.input_sizes is not None:
+        return _input_sizes(args, fmt)
     compiled = compile_file(args.spec, input_shape=args.input, max_layers=args.max_layers)
+    print_warnings(compiled)
     plan = None
     if args.fuse:
         from cnnc.lower import lower
@@ -285,6 +299,41 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"cnnc: warning: Graphviz says: {warnings[0]}; --depth N draws fewer nodes, "
               "and .svg and .pdf have no size limit", file=sys.stderr)
     return _write(args.output, image)
+
+
+def print_warnings(compiled: Compiled) -> None:
+    """The compile's warnings, on stderr: they do not change the exit code."""
+    for warning in compiled.warnings:
+        print(warning.render(), file=sys.stderr)
+
+
+def parse_sizes(text: str) -> range:
+    """`64..1024` (or one size, `572`) -> range(64, 1025); ValueError with a one-line reason."""
+    first, dots, last = text.partition("..")
+    if not (first.isdigit() and (last.isdigit() or not dots)):
+        raise ValueError(f"'{text}' is not a range of sizes: write FIRST..LAST, e.g. 64..1024, "
+                         "or one size")
+    sizes = range(int(first), int(last if dots else first) + 1)
+    if not sizes or sizes[0] < 1:
+        raise ValueError(f"'{text}' holds no sizes: give 1 <= FIRST <= LAST")
+    if len(sizes) > MAX_SIZES:
+        raise ValueError(f"'{text}' holds {len(sizes):,} sizes; scan at most {MAX_SIZES:,} at "
+                         "once")
+    return sizes
+
+
+def _input_sizes(args: argparse.Namespace, fmt: str) -> int:
+    from cnnc.compiler import scan_input_sizes
+    from cnnc.report.input_sizes import render_sizes, sizes_json
+    try:
+        sizes = parse_sizes(args.input_sizes) if args.input_sizes else None
+    except ValueError as e:
+        print(f"cnnc compile: error: --input-sizes: {e}", file=sys.stderr)
+        return 2
+    report = scan_input_sizes(args.spec, sizes, args.input, args.max_layers)
+    if fmt == "json":
+        return _write(args.output, json.dumps(sizes_json(report), indent=2) + "\n")
+    return _write(args.output, render_sizes(report))
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -333,6 +382,9 @@ def _check_output(args: argparse.Namespace, fmt: str | None) -> str | None:
         return f"cannot write '{out}': there is no directory '{out.parent}'"
     if args.fuse and fmt not in ("table", "json"):
         return f"--fuse lists fusions in the table or the json, not in {fmt}"
+    if args.input_sizes is not None and (fmt not in ("table", "json") or args.fuse):
+        return (f"--input-sizes lists sizes in the table or the json, not {fmt}" if not args.fuse
+                else "--input-sizes lists sizes; --fuse has nothing to add to them")
     if fmt not in DIAGRAMS and (args.depth is not None or args.rankdir is not None):
         return f"--depth and --rankdir shape diagrams ({', '.join(DIAGRAMS)}), not {fmt}"
     from cnnc.report.drawing import from_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -14,6 +15,16 @@ from cnnc.errors import CnncError, Diagnostic, SpecError
 from cnnc.ir import keys
 from cnnc.ir.build import build_graph, topological_order
 from cnnc.ir.verify import verify
+from cnnc.passes.input_sizes import (
+    Prober,
+    SizeReport,
+    default_sizes,
+    nearest_fits,
+    scan,
+    scan_axes,
+    scan_command,
+)
+from cnnc.passes.lint import lint
 from cnnc.passes.macs import count_macs
 from cnnc.passes.memory import Memory, measure_memory
 from cnnc.passes.params import count_params, numel
@@ -59,6 +70,7 @@ class Compiled:
     graph: nx.DiGraph
     totals: Totals
     memory: Memory
+    warnings: tuple[Diagnostic, ...] = ()  # what compiles but is likely a mistake (passes/lint.py)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -121,24 +133,44 @@ def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS) -> Network:
     return expand(doc, source, max_layers)
 
 
-def compile_network(net: Network, file: str,
-                    input_shape: tuple[int, ...] | None = None) -> Compiled:
+def checked_graph(net: Network) -> tuple[nx.DiGraph, list[str]]:
+    """The graph of an expanded network and its topological order, references and arity
+    verified; what every shape pass runs on."""
     g = build_graph(net)
     try:
         order = topological_order(g)
     except nx.NetworkXUnfeasible:
         order = None
     verify(g, net, order)
-    shape = _input_shape(input_shape) if input_shape is not None else net.input_shape
+    return g, order
+
+
+def input_shape_of(net: Network, given: Any = None) -> tuple[int, ...]:
+    """The spec's input shape, or the one given (in Python or on the command line), checked."""
+    shape = _input_shape(given) if given is not None else net.input_shape
     if shape is None:
-        raise SpecError([Diagnostic("type", f"the input shape {input_shape} is not 1 to 4 sizes between "
+        raise SpecError([Diagnostic("type", f"the input shape {given} is not 1 to 4 sizes between "
                                             f"1 and {MAX_INT:,}",
                                     hint="give channels and sizes without the batch axis, e.g. "
                                          "(3, 32, 32)")])
-    infer_shapes(g, net, order, shape)
+    return shape
+
+
+def compile_network(net: Network, file: str,
+                    input_shape: tuple[int, ...] | None = None) -> Compiled:
+    g, order = checked_graph(net)
+    shape = input_shape_of(net, input_shape)
+    fitting = functools.cache(lambda: nearest_fits(g, order, shape))  # on demand: shape passes
+
+    def merge_hint() -> str | None:
+        sizes = fitting()
+        return sizes and f"this network fits inputs of {sizes}; {scan_command(file)} lists them"
+
+    infer_shapes(g, net, order, shape, merge_hint)
     count_params(g, order)
     count_macs(g, order)
     trace_receptive_fields(g, order)
+    warnings = lint(g, net, order, fitting)
     memory = measure_memory(g, order, net.outputs)
     nodes = [g.nodes[n] for n in order[1:]]
     params = sum(numel(d[keys.PARAMS]) for d in nodes)
@@ -153,7 +185,29 @@ def compile_network(net: Network, file: str,
         peak_activation_bytes=memory.peak_bytes,
     )
     return Compiled(net.name, net.doc, file, shape, tuple(net.outputs), tuple(order), g, totals,
-                    memory)
+                    memory, warnings)
+
+
+def scan_input_sizes(path: str | FsPath, sizes: range | None = None,
+                     input_shape: tuple[int, ...] | None = None,
+                     max_layers: int = MAX_LAYERS) -> SizeReport:
+    """Which input sizes a spec takes (cnnc/passes/input_sizes.py): `sizes` on every spatial
+    axis of a square input at once, else on each axis alone; default 1 to 4 times the given
+    size. A spec that takes none of them fails as it does at its own size."""
+    found = resolve_spec(str(path))
+    file = str(found)
+    net = parse_spec(read_spec(found), file, max_layers)
+    g, order = checked_graph(net)
+    base = input_shape_of(net, input_shape)
+    if len(base) < 2:
+        raise CnncError([Diagnostic("input", f"'{net.name}' takes a vector ({base[0]} "
+                                             "features): it has no spatial sizes to scan")])
+    prober = Prober(g, order)
+    scans = tuple(scan(prober, base, axis, sizes or default_sizes(base, axis))
+                  for axis in scan_axes(base))
+    if not any(s.fits or s.drops for s in scans):
+        compile_network(net, file, base)  # the error at the given size says why
+    return SizeReport(net.name, base, prober.status(base), scans)
 
 
 def _input_shape(given: Any) -> tuple[int, ...] | None:

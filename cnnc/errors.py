@@ -30,10 +30,11 @@ class Diagnostic:
     span: Span | None = None
     notes: tuple[tuple[Span | None, str], ...] = ()
     hint: str | None = None
+    severity: str = "error"  # or "warning": reported, and the compile goes on
 
     def render(self) -> str:
         where = f"{self.span}: " if self.span else ""
-        lines = [f"{where}error[{self.kind}]: {self.message}"]
+        lines = [f"{where}{self.severity}[{self.kind}]: {self.message}"]
         for span, note in self.notes:
             lines.append(f"  {span}: note: {note}" if span else f"  note: {note}")
         if self.hint:

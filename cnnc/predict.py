@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnc.cli import print_warnings
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
 from cnnc.run_checks import (
@@ -49,6 +50,7 @@ def _trained(args: argparse.Namespace) -> tuple[Compiled, Model, dict[str, str],
     tensors, meta = load_checkpoint(args.weights)
     shape = shape_option(args) or meta_shape(meta)
     compiled = compile_file(args.spec, shape, args.max_layers)
+    print_warnings(compiled)
     model = Model(lower(compiled, device=args.device), xp=array_module(args.device))
     load_weights(model, tensors, args.weights)
     c = compiled.input_shape[0]

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from cnnc import predict
+from cnnc.cli import print_warnings
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
 from cnnc.run_checks import (
@@ -82,6 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         resume_meta = load_checkpoint(args.resume)[1]
         shape = shape or meta_shape(resume_meta)
     compiled = compile_file(args.spec, shape, args.max_layers)
+    print_warnings(compiled)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / compiled.name)
     writable_dir(out)
     check_not_overwriting(out / CHECKPOINT, args.resume, args.overwrite)

@@ -9,7 +9,7 @@ from pydantic import Field
 from cnnc.ops import pooling
 from cnnc.ops.base import Rule, Shape
 from cnnc.ops.labels import pool_label
-from cnnc.ops.pooling import PoolAttrs, infer, receptive
+from cnnc.ops.pooling import PoolAttrs, dropped, infer, receptive
 
 
 class AvgPoolAttrs(PoolAttrs):
@@ -24,4 +24,5 @@ def lower(a: AvgPoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 
 RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
-            aliases=("avgpool1d", "avgpool2d", "avgpool3d", "avg_pool"))
+            aliases=("avgpool1d", "avgpool2d", "avgpool3d", "avg_pool"),
+            dropped=dropped)

@@ -101,6 +101,8 @@ class Rule:
     algorithm: how the kernel computes it, chosen from its lowered attributes, the weight and
                output shapes and the device (conv: im2col or Winograd); None for one way only
     aliases:   what other frameworks call the op (`conv2d`), for the unknown-op hint
+    dropped:   input positions per spatial axis after the last window, which the op leaves
+               out without a word (a pool in floor mode on an odd size); None where none can be
     """
 
     attrs: type[LayerAttrs]
@@ -118,6 +120,7 @@ class Rule:
     sees: Literal["first", "widest"] = "first"
     algorithm: Callable[[dict[str, Any], Shape, Shape, str], str] | None = None
     aliases: tuple[str, ...] = ()
+    dropped: Callable[[Any, tuple[Shape, ...], Shape], tuple[int, ...]] | None = None
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from cnnc.ops.base import PerAxis, Rule
 from cnnc.ops.labels import pool_label
-from cnnc.ops.pooling import PoolAttrs, infer, lower, receptive
+from cnnc.ops.pooling import PoolAttrs, dropped, infer, lower, receptive
 
 
 class MaxPoolAttrs(PoolAttrs):
@@ -15,4 +15,5 @@ class MaxPoolAttrs(PoolAttrs):
 
 
 RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
-            aliases=("maxpool1d", "maxpool2d", "maxpool3d", "max_pool"))
+            aliases=("maxpool1d", "maxpool2d", "maxpool3d", "max_pool"),
+            dropped=dropped)

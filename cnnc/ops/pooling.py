@@ -54,6 +54,15 @@ def infer(a: PoolAttrs, xs: tuple[Shape, ...]) -> Shape:
     return (x[0], *outs)
 
 
+def dropped(a: PoolAttrs, xs: tuple[Shape, ...], y: Shape) -> tuple[int, ...]:
+    """Input positions per spatial axis past the end of the last window: floor mode leaves
+    them out; padding after the input does not count (it is not the input)."""
+    kernel, stride, dilation, pads = geometry(a, xs[0])
+    return tuple(max(0, size + before - ((n - 1) * s + d * (k - 1) + 1))
+                 for size, n, k, s, d, (before, _) in
+                 zip(xs[0][1:], y[1:], kernel, stride, dilation, pads))
+
+
 def receptive(a: PoolAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     kernel, stride, dilation, pads = geometry(a, xs[0])
     return conv_windows(kernel, stride, pads, dilation)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import networkx as nx
 
 from cnnc.errors import Diagnostic, RuleError, ShapeError
@@ -11,9 +14,12 @@ from cnnc.ops.base import fmt
 from cnnc.spec.expand import INPUT_ID, Network, call_notes
 
 
-def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tuple[int, ...]) -> None:
+def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tuple[int, ...],
+                 merge_hint: Callable[[], str | None] = lambda: None) -> None:
+    """Write every node's shape. A merge whose inputs disagree gets `merge_hint()` as its hint
+    where that is not None: the input sizes that would fit (called once, and only then)."""
     g.nodes[INPUT_ID][keys.SHAPE] = input_shape
-    problems: list[Diagnostic] = []
+    problems: list[tuple[str, Diagnostic]] = []
     for node in order[1:]:
         layer = g.nodes[node][keys.LAYER]
         xs = tuple(g.nodes[p].get(keys.SHAPE) for p in layer.inputs)
@@ -22,9 +28,13 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
         try:
             g.nodes[node][keys.SHAPE] = RULES[layer.op].infer(layer.attrs, xs)
         except RuleError as e:
-            problems.append(_diagnostic(g, net, node, e, xs))
+            problems.append((node, _diagnostic(g, net, node, e, xs)))
     if problems:
-        raise ShapeError(problems)
+        merges = [i for i, (node, _) in enumerate(problems)
+                  if RULES[g.nodes[node][keys.LAYER].op].family == "merge"]
+        hint = merge_hint() if merges else None
+        raise ShapeError(replace(d, hint=hint) if hint and i in merges else d
+                         for i, (_, d) in enumerate(problems))
 
 
 def _diagnostic(g: nx.DiGraph, net: Network, node: str, e: RuleError,

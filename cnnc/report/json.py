@@ -2,12 +2,14 @@
 
 Version 1. Keys are only ever added within a version; a removal or change of meaning bumps it.
 Shapes exclude the batch axis; counts are for one sample; receptive fields are per spatial axis.
+`warnings` (added in version 1, empty when there are none) are those `cnnc compile` prints.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnc.errors import Diagnostic
 from cnnc.ir import keys
 from cnnc.passes.params import numel
 from cnnc.report.units import number
@@ -38,8 +40,15 @@ def to_json(c: Compiled) -> dict[str, Any]:
             "activation_bytes": t.activation_bytes,
             "peak_activation_bytes": t.peak_activation_bytes,
         },
+        "warnings": [_warning(w) for w in c.warnings],
         "nodes": [_node(c, n) for n in c.layers],
     }
+
+
+def _warning(w: Diagnostic) -> dict[str, Any]:
+    """A warning as `cnnc compile` prints it, in parts; its notes are left out."""
+    return {"kind": w.kind, "message": w.message, "line": w.span.line if w.span else None,
+            "col": w.span.col if w.span else None, "hint": w.hint}
 
 
 def _node(c: Compiled, node_id: str) -> dict[str, Any]:
