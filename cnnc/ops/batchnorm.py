@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
+from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, same_shape
 
 
 class BatchNormAttrs(LayerAttrs):
@@ -40,4 +40,5 @@ def lower(a: BatchNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"eps": a.eps, "momentum": a.momentum}
 
 
-RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower)
+RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower,
+            init=affine_identity)

@@ -93,7 +93,9 @@ def test_parameters_follow_definition_order_like_a_state_dict():
         "c2.weight", "c2.bias")
     conv = next(t for t in plan.params if t.name == "c1.weight")
     assert conv.init == "uniform" and math.isclose(conv.bound, 1 / math.sqrt(3 * 9))
-    assert [t.init for t in plan.state[:2]] == ["zeros", "ones"]
+    assert [(t.init, t.value) for t in plan.state[:2]] == [("constant", 0.0), ("constant", 1.0)]
+    bn = [t for t in plan.params if t.name.startswith("b1.")]
+    assert [(t.init, t.value) for t in bn] == [("constant", 1.0), ("constant", 0.0)]
 
 
 def test_inference_reuses_buffers_after_their_last_reader():
