@@ -82,8 +82,8 @@ class Schedule:
     """The steps of one mode, the values it returns, and their buffer lifetimes.
 
     frees[i]: values whose last reader is step i (never an output), dropped after it runs.
-    views: values that share their input's storage (flatten, reshape, identity), so they cost
-    no memory. Bytes are for one sample in float32; a batch multiplies them.
+    views: values that share their input's storage (flatten, reshape, identity, a channel
+    slice), so they cost no memory. Bytes are for one sample in float32; a batch multiplies them.
     """
 
     steps: tuple[Step, ...]

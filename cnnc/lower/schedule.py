@@ -6,7 +6,8 @@ import math
 
 from cnnc_runtime.plan import Schedule, Shape, Step
 
-# Ops whose output shares its input's storage in evaluation (dropout is the identity there).
+# Ops whose output shares its input's storage in evaluation (dropout is the identity there);
+# a step whose attributes say `view` (a channel slice) shares it too.
 VIEW_OPS = {"flatten", "reshape", "identity"}
 EVAL_VIEW_OPS = VIEW_OPS | {"dropout"}
 BYTES = 4  # float32
@@ -30,7 +31,7 @@ def schedule(steps: list[Step], outputs: tuple[str, ...], input_shape: Shape,
             frees[i].append(name)
 
     views_ops = VIEW_OPS if training else EVAL_VIEW_OPS
-    views = {s.id for s in steps if s.op in views_ops}
+    views = {s.id for s in steps if s.op in views_ops or s.attrs.get("view") is True}
     base: dict[str, str] = {"input": "input"}
     size = {"input": math.prod(input_shape) * BYTES}
     for s in steps:

@@ -40,7 +40,7 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         fields = [g.nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
         # a merge sees what its widest input sees; crop and pad follow their first input
         widest = max(fields, key=lambda f: sum(a.size for a in f)) if layer.op in (
-            "add", "mul", "concat") else fields[0]
+            "add", "mul", "concat", "stack") else fields[0]
         xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
         windows = RULES[layer.op].receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):

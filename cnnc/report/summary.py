@@ -67,12 +67,21 @@ def _pool(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 def _upsample(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
-    how = f"×{_once(a.scale)}" if a.scale is not None else f"to {_axes(a.size, len(y) - 1)}"
+    if a.scale is not None:
+        how = f"×{_once(a.scale)}"
+    else:  # a size, or a second input's
+        how = f"to {_axes(a.size, len(y) - 1) if a.size is not None else shape_text(y[1:])}"
     return f"{how} {a.mode}" + (" align" if a.align_corners else "")
 
 
 def _pad(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
     return " ".join(p for p in (_padding(a.padding), "" if a.mode == "zeros" else a.mode) if p)
+
+
+def _slice(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
+    stop = "" if a.stop is None else a.stop
+    where = "" if a.axis == 0 else f" axis {a.axis}"
+    return f"[{a.start}:{stop}" + ("" if a.step == 1 else f":{a.step}") + "]" + where
 
 
 _SUMMARIES: dict[str, Callable[[Any, tuple[Shape, ...], Shape], str]] = {
@@ -87,6 +96,10 @@ _SUMMARIES: dict[str, Callable[[Any, tuple[Shape, ...], Shape], str]] = {
     "lrn": lambda a, xs, y: f"size {a.size}",
     "maxpool": _pool,
     "pad": _pad,
+    "permute": lambda a, xs, y: "(" + ", ".join(map(str, a.dims)) + ")",
+    "scale": lambda a, xs, y: f"init {a.init:g}",
+    "slice": _slice,
+    "stack": lambda a, xs, y: f"×{len(xs)}" + (f" axis {a.axis}" if a.axis else ""),
     "upsample": _upsample,
 }
 
