@@ -8,8 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, Rule, Shape, fmt
-from cnnc.ops.flatten import receptive
+from cnnc.ops.base import IDENTITY_WINDOW, LayerAttrs, Rule, Shape, Window, fmt, global_windows
 
 
 class PermuteAttrs(LayerAttrs):
@@ -36,9 +35,16 @@ def infer(a: PermuteAttrs, xs: tuple[Shape, ...]) -> Shape:
     return tuple(xs[0][d] for d in order(a, xs[0]))
 
 
+def receptive(a: PermuteAttrs, xs: tuple[Shape, ...]) -> list[Window]:
+    """An axis left in place is pointwise; one that moves loses its meaning, so it takes the
+    whole map (as for flatten). The shuffle's (g, C/g, H, W) -> (C/g, g, H, W) keeps H and W."""
+    dims, x = order(a, xs[0]), xs[0]
+    return [IDENTITY_WINDOW if dims[i] == i else global_windows((x[i],))[0]
+            for i in range(1, len(x))]
+
+
 def lower(a: PermuteAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"dims": order(a, xs[0])}
 
 
-# Receptive field as `reshape` (and `flatten`) have it: axes that move lose their meaning.
 RULE = Rule(PermuteAttrs, infer, "shape", receptive=receptive, lower=lower)

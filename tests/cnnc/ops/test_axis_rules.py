@@ -162,3 +162,36 @@ layers:
         compile_text(text)
     (d,) = info.value.diagnostics
     assert (d.kind, d.span.line, d.span.col) == ("shape", 6, 40) and "`stop` 20" in d.message
+
+
+@pytest.mark.parametrize("x, spec, pointwise", [
+    ((8, 6, 6), {"op": "reshape", "shape": [2, 4, 6, 6]}, (True, True)),  # channels into groups
+    ((2, 4, 6, 6), {"op": "reshape", "shape": [8, 6, 6]}, (False, True, True)),  # and back
+    ((8, 6, 6), {"op": "reshape", "shape": [48, 6]}, (False, True)),
+    ((8, 6, 6), {"op": "reshape", "shape": [8, 36]}, (False, False)),
+    ((2, 4, 6, 6), {"op": "permute", "dims": [1, 0, 2, 3]}, (False, True, True)),
+    ((8, 6, 5), {"op": "permute", "dims": [0, 2, 1]}, (False, False)),
+    ((8, 6, 5), {"op": "permute", "dims": [1, 0, 2]}, (False, True)),
+])
+def test_reshape_and_permute_keep_the_fields_of_axes_left_in_place(x, spec, pointwise):
+    a = attrs(spec["op"], **{k: v for k, v in spec.items() if k != "op"})
+    windows = RULES[spec["op"]].receptive(a, (x,))
+    assert tuple(w.kernel == 1 and w.stride == 1 and w.offset == 0 for w in windows) == pointwise
+    for w, n, kept in zip(windows, x[1:], pointwise):
+        assert kept or (w.kernel, w.stride) == (n, n)  # a moved axis: the whole map
+
+
+def test_a_channel_shuffle_keeps_the_receptive_field():
+    text = """
+name: t
+input: [8, 6, 6]
+layers:
+  - {id: c, op: conv, out: 8, kernel: 3, padding: 1}
+  - {op: reshape, shape: [2, -1, 6, 6]}
+  - {op: permute, dims: [1, 0, 2, 3]}
+  - {id: shuffled, op: reshape, shape: [8, 6, 6]}
+"""
+    from cnnc.ir import keys
+
+    c = compile_text(text)
+    assert c.node("shuffled")[keys.RECEPTIVE_FIELD] == c.node("c")[keys.RECEPTIVE_FIELD]
