@@ -29,6 +29,8 @@ ALIASES = {
     "swish": "silu", "hswish": "hardswish", "hard_swish": "hardswish",
     "hsigmoid": "hardsigmoid", "hard_sigmoid": "hardsigmoid", "layer_norm": "layernorm",
     "group_norm": "groupnorm", "localresponsenorm": "lrn", "dropout2d": "dropout",
+    "transpose": "permute", "narrow": "slice", "split": "slice", "chunk": "slice",
+    "layerscale": "scale", "layer_scale": "scale", "rezero": "scale",
 }
 # Functions of the field, by kind, that a spec may name; those cnnc lacks get the kind's ops.
 KINDS = {

@@ -98,6 +98,26 @@ def test_parameters_follow_definition_order_like_a_state_dict():
     assert [(t.init, t.value) for t in bn] == [("constant", 1.0), ("constant", 0.0)]
 
 
+def test_each_parameter_starts_as_its_rule_states():
+    """A norm's weight 1 and bias 0, a scale's `init`, the rest PyTorch's uniform: each rule
+    says so itself (Rule.init); a 1-D weight has no fan-in for the uniform bound."""
+    plan = lower(compile_text("""
+name: inits
+input: [4, 6, 6]
+layers:
+  - {id: gn, op: groupnorm, groups: 2}
+  - {id: ln, op: layernorm}
+  - {id: ls, op: scale, init: 1e-6}
+  - {id: rz, op: scale, init: 0}
+  - {id: c, op: conv, out: 4, kernel: 1}
+"""))
+    inits = {t.name: (t.init, t.value if t.init == "constant" else t.bound) for t in plan.params}
+    assert inits == {"gn.weight": ("constant", 1.0), "gn.bias": ("constant", 0.0),
+                     "ln.weight": ("constant", 1.0), "ln.bias": ("constant", 0.0),
+                     "ls.weight": ("constant", 1e-6), "rz.weight": ("constant", 0.0),
+                     "c.weight": ("uniform", 0.5), "c.bias": ("uniform", 0.5)}
+
+
 def test_inference_reuses_buffers_after_their_last_reader():
     text = """
 name: chain
