@@ -52,8 +52,10 @@ class Model:
     def _init(self, t: Tensor, rng: numpy.random.Generator) -> Any:
         if t.init == "uniform":
             values = rng.uniform(-t.bound, t.bound, t.shape)
+        elif t.init == "constant":
+            values = numpy.full(t.shape, t.value)
         else:
-            values = numpy.full(t.shape, 1.0 if t.init == "ones" else 0.0)
+            raise ValueError(f"'{t.name}': unknown initialisation '{t.init}' (uniform, constant)")
         return self.xp.asarray(values, dtype=self.dtype)
 
     @property

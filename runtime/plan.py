@@ -18,8 +18,8 @@ Shape = tuple[int, ...]
 class Tensor:
     """A parameter or a piece of state (BatchNorm running statistics), named `<node id>.<name>`.
 
-    init: how a fresh model fills it, PyTorch's defaults: `uniform` draws from
-    U(-bound, bound) with bound = 1/sqrt(fan_in); `ones` and `zeros` are constants.
+    init: how a fresh model fills it: `uniform` draws from U(-bound, bound) (PyTorch's default
+    for weights and biases, bound = 1/sqrt(fan_in)); `constant` sets every element to `value`.
     """
 
     name: str
@@ -27,6 +27,7 @@ class Tensor:
     init: str
     bound: float = 0.0
     trainable: bool = True
+    value: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class Schedule:
     """The steps of one mode, the values it returns, and their buffer lifetimes.
 
     frees[i]: values whose last reader is step i (never an output), dropped after it runs.
-    views: values that share their input's storage (flatten, reshape, identity), so they cost
-    no memory. Bytes are for one sample in float32; a batch multiplies them.
+    views: values that share their input's storage (flatten, reshape, identity, a channel
+    slice), so they cost no memory. Bytes are for one sample in float32; a batch multiplies them.
     """
 
     steps: tuple[Step, ...]

@@ -1,5 +1,5 @@
-"""The parameters and state of a compiled network as runtime Tensors, with PyTorch's default
-initialisation."""
+"""The parameters and state of a compiled network as runtime Tensors, initialised as each op's
+rule states (PyTorch's defaults unless the op says otherwise)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
 from cnnc.ops import RULES
+from cnnc.ops.base import UNIFORM
 from cnnc_runtime.plan import Tensor
 
 
@@ -26,15 +27,20 @@ def tensors(c: Compiled) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[
         layer = d[keys.LAYER]
         shapes = d[keys.PARAMS]
         trainable = not layer.attrs.frozen
+        inits = RULES[layer.op].init(layer.attrs)
         for name, shape in shapes.items():
-            if RULES[layer.op].family == "norm":  # weight 1, bias 0: the identity affine map
-                init, bound = ("ones" if name == "weight" else "zeros"), 0.0
+            init = inits.get(name, UNIFORM)
+            if init.kind == "constant":
+                t = Tensor(f"{node}.{name}", shape, "constant", value=init.value,
+                           trainable=trainable)
             else:  # kaiming_uniform(a=sqrt(5)) and the bias rule both give 1/sqrt(fan_in)
-                init, bound = "uniform", 1 / math.sqrt(_fan_in(shapes["weight"]))
-            params.append(Tensor(f"{node}.{name}", shape, init, bound, trainable))
+                bound = 1 / math.sqrt(_fan_in(shapes["weight"]))
+                t = Tensor(f"{node}.{name}", shape, "uniform", bound, trainable)
+            params.append(t)
             order.append(params[-1].name)
         for name, shape in d[keys.BUFFERS].items():
-            init = "zeros" if name == "running_mean" else "ones"
-            state.append(Tensor(f"{node}.{name}", shape, init, 0.0, False))
+            value = 0.0 if name == "running_mean" else 1.0
+            state.append(Tensor(f"{node}.{name}", shape, "constant", value=value,
+                                trainable=False))
             order.append(state[-1].name)
     return tuple(params), tuple(state), tuple(order)

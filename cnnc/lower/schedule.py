@@ -28,7 +28,8 @@ def schedule(steps: list[Step], outputs: tuple[str, ...], input_shape: Shape,
             frees[i].append(name)
 
     shared = ("always",) if training else ("always", "inference")
-    views = {s.id for s in steps if s.op in RULES and RULES[s.op].view in shared}
+    views = {s.id for s in steps if s.op in RULES and RULES[s.op].view in shared
+             or s.attrs.get("view") is True}  # a slice says so by its attributes
     base: dict[str, str] = {"input": "input"}
     size = {"input": math.prod(input_shape) * BYTES}
     for s in steps:

@@ -78,6 +78,31 @@ def _no_label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 @dataclass(frozen=True)
+class Init:
+    """How a fresh model fills one parameter.
+
+    `uniform`: PyTorch's default for weights and biases, U(-b, b) with b = 1/sqrt(fan_in) of
+    the layer's weight; `constant`: every element is `value` (a norm's scale 1 and shift 0,
+    LayerScale's 1e-6, ReZero's 0).
+    """
+
+    kind: Literal["uniform", "constant"] = "uniform"
+    value: float = 0.0
+
+
+UNIFORM = Init()
+
+
+def _uniform(a: Any) -> dict[str, Init]:
+    return {}
+
+
+def affine_identity(a: Any) -> dict[str, Init]:
+    """A norm's `weight` 1 and `bias` 0: the affine map starts as the identity (PyTorch's)."""
+    return {"weight": Init("constant", 1.0), "bias": Init("constant", 0.0)}
+
+
+@dataclass(frozen=True)
 class Rule:
     """The compile-time meaning of one op.
 
@@ -88,8 +113,8 @@ class Rule:
     receptive: one Window per spatial axis of the first input, or None for a pointwise op
     lower:     the kernel's attributes as plain values, resolved (runtime/plan.py)
     arity:     (fewest, most) inputs; None means no upper bound
-    family:    groups ops for colours and legends in reports; a "norm" op's weight starts
-               at 1 and its bias at 0 (cnnc/lower/params.py)
+    family:    groups ops for colours and legends in reports
+    init:      how each parameter starts, by name; a name left out is `uniform`
     outputs:   names of the op's extra outputs besides its main one, each reached from other
                layers as `<layer id>.<name>` (max pooling's `indices`)
     label:     the key attributes in one short line for diagrams (cnnc/ops/labels.py); "" for
@@ -114,6 +139,7 @@ class Rule:
     macs: Callable[[Any, tuple[Shape, ...], Shape], int] = _zero
     receptive: Callable[[Any, tuple[Shape, ...]], list[Window] | None] = _pointwise
     lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
+    init: Callable[[Any], dict[str, Init]] = _uniform
     outputs: tuple[str, ...] = ()
     label: Callable[[Any, tuple[Shape, ...], Shape], str] = _no_label
     view: Literal["always", "inference", "never"] = "never"

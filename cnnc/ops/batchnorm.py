@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
+from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, same_shape
 
 
 class BatchNormAttrs(LayerAttrs):
@@ -41,4 +41,5 @@ def lower(a: BatchNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 
 RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower,
-            aliases=("bn", "batchnorm1d", "batchnorm2d", "batchnorm3d", "batch_norm"))
+            aliases=("bn", "batchnorm1d", "batchnorm2d", "batchnorm3d", "batch_norm"),
+            init=affine_identity)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, Rule, Shape, fmt
+from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, fmt
 
 
 class GroupNormAttrs(LayerAttrs):
@@ -44,4 +44,5 @@ def lower(a: GroupNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"groups": a.groups, "eps": a.eps}
 
 
-RULE = Rule(GroupNormAttrs, infer, "norm", params=params, lower=lower, aliases=("group_norm",))
+RULE = Rule(GroupNormAttrs, infer, "norm", params=params, lower=lower, aliases=("group_norm",),
+            init=affine_identity)

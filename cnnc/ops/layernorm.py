@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat
 
-from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
+from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, same_shape
 
 
 class LayerNormAttrs(LayerAttrs):
@@ -26,4 +26,5 @@ def lower(a: LayerNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"eps": a.eps}
 
 
-RULE = Rule(LayerNormAttrs, same_shape, "norm", params=params, lower=lower, aliases=("layer_norm",))
+RULE = Rule(LayerNormAttrs, same_shape, "norm", params=params, lower=lower, aliases=("layer_norm",),
+            init=affine_identity)

@@ -8,8 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnc.errors import RuleError
-from cnnc.ops.base import LayerAttrs, Rule, Shape, fmt
-from cnnc.ops.flatten import receptive
+from cnnc.ops.base import IDENTITY_WINDOW, LayerAttrs, Rule, Shape, Window, fmt, global_windows
 
 
 class ReshapeAttrs(LayerAttrs):
@@ -28,6 +27,23 @@ def infer(a: ReshapeAttrs, xs: tuple[Shape, ...]) -> Shape:
         raise RuleError("shape", f"cannot reshape {fmt(xs[0])} ({total} elements) to "
                                  f"{fmt(tuple(a.shape))}", attr="shape")
     return out
+
+
+def kept_axes(x: Shape, y: Shape) -> int:
+    """How many last axes the reshape leaves in place: those of the lower-rank side but its
+    first, when their sizes agree, since row-major order then maps each position along them
+    to itself (a split of the channels into groups, or their merge back); else 0."""
+    k = min(len(x), len(y)) - 1
+    return k if k >= 1 and x[-k:] == y[-k:] else 0
+
+
+def receptive(a: ReshapeAttrs, xs: tuple[Shape, ...]) -> list[Window]:
+    """The axes left in place are pointwise; each other one may come from anywhere in the map
+    (as for flatten)."""
+    x = xs[0]
+    first_kept = len(x) - kept_axes(x, infer(a, xs))
+    return [IDENTITY_WINDOW if i >= first_kept else global_windows((n,))[0]
+            for i, n in enumerate(x[1:], start=1)]
 
 
 def lower(a: ReshapeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:

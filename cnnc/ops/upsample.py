@@ -1,4 +1,5 @@
-"""Upsampling by a scale factor or to a size: nearest or (bi/tri)linear. Kernel: runtime/kernels/upsample.py."""
+"""Upsampling by a scale factor, to a size, or to the spatial size of a second input (as
+`crop` takes it): nearest or (bi/tri)linear. Kernel: runtime/kernels/upsample.py."""
 
 from __future__ import annotations
 
@@ -24,11 +25,18 @@ class UpsampleAttrs(LayerAttrs):
 
 
 def infer(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> Shape:
-    (x,) = xs
+    x = xs[0]
     sizes = spatial(x, "upsample")
     n = len(sizes)
-    if (a.scale is None) == (a.size is None):
-        raise RuleError("type", "give exactly one of `scale` and `size`", attr="scale")
+    if len(xs) == 2:
+        given = "scale" if a.scale is not None else "size" if a.size is not None else None
+        if given:
+            raise RuleError("type", f"the output size comes from the second input, so `{given}` "
+                                    "has nothing to do", attr=given,
+                            hint=f"remove `{given}`, or give one input in `from`")
+    elif (a.scale is None) == (a.size is None):
+        raise RuleError("type", "give exactly one of `scale` and `size` (or a second input in "
+                                "`from` whose spatial size to take)", attr="scale")
     if a.mode in _LINEAR_DIMS and _LINEAR_DIMS[a.mode] != n:
         want = {v: k for k, v in _LINEAR_DIMS.items()}[n] if n in _LINEAR_DIMS.values() else None
         raise RuleError("shape", f"mode `{a.mode}` is for {_LINEAR_DIMS[a.mode]}D inputs, this "
@@ -37,6 +45,12 @@ def infer(a: UpsampleAttrs, xs: tuple[Shape, ...]) -> Shape:
     if a.align_corners and a.mode == "nearest":
         raise RuleError("type", "`align_corners` is for the interpolating modes, not `nearest`",
                         attr="align_corners")
+    if len(xs) == 2:
+        ref = spatial(xs[1], "upsample")
+        if len(ref) != n:
+            raise RuleError("shape", f"cannot resize {fmt(x)} to the size of {fmt(xs[1])}: they "
+                                     "have different numbers of spatial axes", attr="from")
+        return (x[0], *ref)
     if a.size is not None:
         return (x[0], *per_axis(a.size, n, "size"))
     scale = per_axis(a.scale, n, "scale") if isinstance(a.scale, list) else (a.scale,) * n
@@ -68,9 +82,13 @@ def lower(a: UpsampleAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 
 def label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
-    how = f"×{once_text(a.scale)}" if a.scale is not None else f"to {axes_text(a.size, len(y) - 1)}"
+    if a.scale is not None:
+        how = f"×{once_text(a.scale)}"
+    else:  # a size, or a second input's
+        how = f"to {axes_text(a.size, len(y) - 1) if a.size is not None else axes_text(list(y[1:]), 0)}"
     return f"{how} {a.mode}" + (" align" if a.align_corners else "")
 
 
-RULE = Rule(UpsampleAttrs, infer, "resample", receptive=receptive, lower=lower, label=label,
-            aliases=("upsampling", "upsampling2d", "interpolate", "resize"))
+# A second input only gives the size, like crop's: `from: [x, skip]`.
+RULE = Rule(UpsampleAttrs, infer, "resample", arity=(1, 2), receptive=receptive, lower=lower,
+            label=label, aliases=("upsampling", "upsampling2d", "interpolate", "resize"))

@@ -93,7 +93,29 @@ def test_parameters_follow_definition_order_like_a_state_dict():
         "c2.weight", "c2.bias")
     conv = next(t for t in plan.params if t.name == "c1.weight")
     assert conv.init == "uniform" and math.isclose(conv.bound, 1 / math.sqrt(3 * 9))
-    assert [t.init for t in plan.state[:2]] == ["zeros", "ones"]
+    assert [(t.init, t.value) for t in plan.state[:2]] == [("constant", 0.0), ("constant", 1.0)]
+    bn = [t for t in plan.params if t.name.startswith("b1.")]
+    assert [(t.init, t.value) for t in bn] == [("constant", 1.0), ("constant", 0.0)]
+
+
+def test_each_parameter_starts_as_its_rule_states():
+    """A norm's weight 1 and bias 0, a scale's `init`, the rest PyTorch's uniform: each rule
+    says so itself (Rule.init); a 1-D weight has no fan-in for the uniform bound."""
+    plan = lower(compile_text("""
+name: inits
+input: [4, 6, 6]
+layers:
+  - {id: gn, op: groupnorm, groups: 2}
+  - {id: ln, op: layernorm}
+  - {id: ls, op: scale, init: 1e-6}
+  - {id: rz, op: scale, init: 0}
+  - {id: c, op: conv, out: 4, kernel: 1}
+"""))
+    inits = {t.name: (t.init, t.value if t.init == "constant" else t.bound) for t in plan.params}
+    assert inits == {"gn.weight": ("constant", 1.0), "gn.bias": ("constant", 0.0),
+                     "ln.weight": ("constant", 1.0), "ln.bias": ("constant", 0.0),
+                     "ls.weight": ("constant", 1e-6), "rz.weight": ("constant", 0.0),
+                     "c.weight": ("uniform", 0.5), "c.bias": ("uniform", 0.5)}
 
 
 def test_inference_reuses_buffers_after_their_last_reader():

@@ -166,11 +166,30 @@ def test_training_only_layers_are_dashed():
     ("{op: dropout, p: 0.2}", "p=0.2"),
     ("{op: leaky_relu, negative_slope: 0.2}", "slope 0.2"),
     ("{op: batchnorm}", ""),
+    ("{op: slice, start: 1, stop: -1, step: 2, axis: 1}", "[1:-1:2] axis 1"),
+    ("{op: slice, stop: 1}", "[0:1]"),
+    ("{op: permute, dims: [0, 2, 1]}", "(0, 2, 1)"),
+    ("{op: scale, init: 1e-6}", "init 1e-06"),
 ])
 def test_key_attributes_in_one_line(spec, expected):
     c = cnnc.compile_text(f"name: one\ninput: [2, 8, 8]\nlayers:\n  - {spec}\n")
     layer = c.node(c.layers[0])["layer"]
     assert summarize(layer.attrs, ((2, 8, 8),), c.node(c.layers[0])["shape"]) == expected
+
+
+def test_stack_and_upsample_to_a_reference_in_one_line():
+    c = cnnc.compile_text("""
+name: two
+input: [2, 8, 8]
+layers:
+  - {id: down, op: maxpool, kernel: 2}
+  - {id: up, op: upsample, from: [down, input], mode: bilinear}
+  - {id: pair, op: stack, from: [up, input], axis: -1}
+""")
+    lines = {n: summarize(c.node(n)["layer"].attrs, tuple(
+        c.node(i)["shape"] for i in c.node(n)["layer"].inputs), c.node(n)["shape"])
+        for n in ("up", "pair")}
+    assert lines == {"up": "to 8×8 bilinear", "pair": "×2 axis -1"}
 
 
 def test_unknown_rankdir_is_refused(blocks):

@@ -20,7 +20,9 @@ def hint(op: str) -> str:
 @pytest.mark.parametrize("op, ours", [("Conv2d", "conv"), ("dense", "linear"),
                                       ("BatchNorm2d", "batchnorm"), ("ConvTranspose2d",
                                                                      "conv_transpose"),
-                                      ("concatenate", "concat"), ("MaxPool2d", "maxpool")])
+                                      ("concatenate", "concat"), ("MaxPool2d", "maxpool"),
+                                      ("transpose", "permute"), ("LayerScale", "scale"),
+                                      ("narrow", "slice")])
 def test_other_frameworks_names_map_to_ours(op, ours):
     assert hint(op) == f"cnnc calls it `{ours}`"
 

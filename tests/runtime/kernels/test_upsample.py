@@ -130,3 +130,41 @@ def test_kernel_takes_the_lowered_attrs(spec):
     x = np.random.default_rng(0).standard_normal((2,) + shape)
     y, _ = upsample.forward(np, [x], {}, RULE.lower(a, (shape,), y_shape), True)
     assert y.shape == (2,) + y_shape
+
+
+REFERENCE_CASES = [  # x shape, the reference's shape (only its spatial size matters), mode
+    ((2, 3, 4, 5), (2, 7, 9, 10), "bilinear"),  # a U-Net skip: not a whole factor
+    ((2, 3, 4, 4), (2, 1, 8, 8), "nearest"),
+    ((1, 2, 6, 5), (1, 2, 3, 7), "bilinear"),  # one axis shrinks
+    ((1, 2, 5), (1, 4, 11), "linear"),
+    ((1, 1, 2, 3, 2), (1, 1, 3, 5, 4), "nearest"),
+]
+
+
+@pytest.mark.parametrize("x_shape, ref_shape, mode, align_corners", [
+    (*case, align) for case in REFERENCE_CASES for align in (False, True)
+    if not (align and case[2] == "nearest")])  # refused there (tests/cnnc/ops)
+def test_upsample_to_a_reference_matches_torch_size(x_shape, ref_shape, mode, align_corners):
+    """`from: [x, skip]` lowers to F.interpolate(x, size=skip's spatial size); the gradient
+    reaches x only, and the float64 check holds for the path the compiler lowers."""
+    torch = pytest.importorskip("torch")
+    from cnnc.ops.upsample import RULE, UpsampleAttrs
+
+    a = UpsampleAttrs(op="upsample", mode=mode, align_corners=align_corners)
+    shapes = (x_shape[1:], ref_shape[1:])
+    y_shape = RULE.infer(a, shapes)
+    kernel_attrs = RULE.lower(a, shapes, y_shape)
+    rng = np.random.default_rng(0)
+    x, ref = rng.standard_normal(x_shape), rng.standard_normal(ref_shape)
+    check_kernel(upsample, [x, ref], {}, kernel_attrs, wrt_inputs=(0,))
+
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.interpolate(tx, size=ref_shape[2:], mode=mode,
+                                         align_corners=align_corners if mode != "nearest" else None)
+    dy = rng.standard_normal(ty.shape)
+    ty.backward(torch.tensor(dy))
+    y, saved = upsample.forward(np, [x, ref], {}, kernel_attrs, True)
+    (dx, dref), _ = upsample.backward(np, dy, saved, {}, kernel_attrs)
+    assert y.shape == (x_shape[0], *y_shape) and dref is None
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
