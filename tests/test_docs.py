@@ -2,7 +2,8 @@
 says so with `<!-- expect-error -->`), every printed sample is what the program prints today,
 and the zoo's count is the zoo's.
 
-Markers tie a sample to what it shows: `<!-- file: NAME -->` before a yaml block saves it as
+Markers tie a sample to what it shows: `<!-- source: PATH -->` before a block quotes that file
+of the repository whole; `<!-- file: NAME -->` before a yaml block saves it as
 NAME; `<!-- output: ARGS -->` before a text block runs `cnnc ARGS` on the saved files and
 compares stdout and stderr with the block, where a line `...` stands for any lines and a first
 line `$ command` is the prompt; `<!-- run -->` before a python block runs it (`<!-- run: needs
@@ -106,6 +107,19 @@ def test_every_python_example_runs(where, marker, text, tmp_path, monkeypatch, c
         pytest.importorskip("torch")
     monkeypatch.chdir(tmp_path)
     exec(compile(text, where, "exec"), {"__name__": "__docs__"})  # noqa: S102 (our own docs)
+
+
+def quoted_sources() -> list[tuple[str, str, str]]:
+    return [(f"{path.name}#{i}", marker.removeprefix("source: "), text) for path in DOCS
+            for i, (markers, _, text) in enumerate(blocks(path))
+            for marker in markers if marker.startswith("source: ")]
+
+
+@pytest.mark.parametrize("where, source, text", quoted_sources(),
+                         ids=lambda v: v if isinstance(v, str) and "#" in v else "")
+def test_every_quoted_file_is_the_file_as_it_is(where, source, text):
+    """`<!-- source: PATH -->` before a block: the block is that file of the repository, whole."""
+    assert text == (ROOT / source).read_text(), f"{where} quotes {source} as it no longer is"
 
 
 def test_the_markers_find_samples():

@@ -25,11 +25,11 @@ def init(a: ScaleAttrs) -> dict[str, Init]:
     return {"weight": Init("constant", float(a.init))}
 
 
-# A product per element, like a norm's affine map: no MACs (ARCHITECTURE.md counts conv and
-# linear only); pointwise, so the receptive field is unchanged.
 def label(a: ScaleAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
     return f"init {a.init:g}"
 
 
+# A product per element, like a norm's affine map: no MACs (ARCHITECTURE.md counts conv and
+# linear only); pointwise, so the receptive field is unchanged.
 RULE = Rule(ScaleAttrs, same_shape, "linear", params=params, init=init, label=label,
             aliases=("layerscale", "layer_scale", "rezero"))
