@@ -107,9 +107,12 @@ class Compiled:
         return render_html(self, self._repr_svg_())
 
 
-def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS) -> Network:
-    """Load, validate and expand a spec; raises CnncError with every problem of the first phase
-    that fails."""
+def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS,
+               input_shape: tuple[int, ...] | None = None) -> Network:
+    """Load, validate and expand a spec for `input_shape` (default: the spec's `input`), which
+    the shapes block bodies read (`$in.channels`) follow; raises CnncError with every problem
+    of the first phase that fails."""
+    shape = None if input_shape is None else _checked_input_shape(input_shape)
     data, source = load_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecError([Diagnostic("type", "a spec is a mapping with `name`, `input` and "
@@ -118,23 +121,18 @@ def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS) -> Network:
         doc = SpecDoc.model_validate(data)
     except ValidationError as e:
         raise SpecError(diagnose(e, SpecDoc, data, source, (), "the spec")) from None
-    return expand(doc, source, max_layers)
+    return expand(doc, source, max_layers, shape)
 
 
 def compile_network(net: Network, file: str,
                     input_shape: tuple[int, ...] | None = None) -> Compiled:
+    shape = _checked_input_shape(input_shape) if input_shape is not None else net.input_shape
     g = build_graph(net)
     try:
         order = topological_order(g)
     except nx.NetworkXUnfeasible:
         order = None
     verify(g, net, order)
-    shape = _input_shape(input_shape) if input_shape is not None else net.input_shape
-    if shape is None:
-        raise SpecError([Diagnostic("type", f"the input shape {input_shape} is not 1 to 4 sizes between "
-                                            f"1 and {MAX_INT:,}",
-                                    hint="give channels and sizes without the batch axis, e.g. "
-                                         "(3, 32, 32)")])
     infer_shapes(g, net, order, shape)
     count_params(g, order)
     count_macs(g, order)
@@ -156,20 +154,25 @@ def compile_network(net: Network, file: str,
                     memory)
 
 
-def _input_shape(given: Any) -> tuple[int, ...] | None:
-    """An input shape given in Python or on the command line, as ints; None if it is not one."""
+def _checked_input_shape(given: Any) -> tuple[int, ...]:
+    """An input shape given in Python or on the command line, as ints; SpecError if it is not
+    one."""
     try:
         shape = tuple(operator.index(d) for d in given if not isinstance(d, bool))
+        ok = len(shape) == len(given) and 1 <= len(shape) <= 4
     except TypeError:
-        return None
-    ok = len(shape) == len(given) and 1 <= len(shape) <= 4 and all(1 <= d <= MAX_INT for d in shape)
-    return shape if ok else None
+        shape, ok = (), False
+    if not (ok and all(1 <= d <= MAX_INT for d in shape)):
+        raise SpecError([Diagnostic(
+            "type", f"the input shape {given} is not 1 to 4 sizes between 1 and {MAX_INT:,}",
+            hint="give channels and sizes without the batch axis, e.g. (3, 32, 32)")])
+    return shape
 
 
 def compile_text(text: str, file: str = "<spec>", input_shape: tuple[int, ...] | None = None,
                  max_layers: int = MAX_LAYERS) -> Compiled:
     """Compile spec text; `max_layers` bounds the expanded network (blocks and repeats)."""
-    return compile_network(parse_spec(text, file, max_layers), file, input_shape)
+    return compile_network(parse_spec(text, file, max_layers, input_shape), file, input_shape)
 
 
 def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None,
