@@ -162,14 +162,14 @@ def test_reading_a_shape_of_something_defined_further_down_is_refused():
           - {id: g, block: grow, from: later}
           - {id: later, op: relu, from: input}
         """)
-    assert found == [("reference", 5, 30, "`$in.channels * 2` needs the shape of 'later', which "
-                                           "is not defined above this point")]
+    assert found == [("reference", 5, 30, ("`$in.channels * 2` needs the shape of 'later', which "
+                                           "is not defined above this point"))]
 
 
 @pytest.mark.parametrize("expression, message", [
     ("$in.chanels", "a tensor has no property `chanels`"),
-    ("$in.length", "`$in` is 8x16x16: it has `channels`, `height`, `width`, `shape`, not "
-                   "`length`"),
+    ("$in.length", ("`$in` is 8x16x16: it has `channels`, `height`, `width`, `shape`, not "
+                   "`length`")),
     ("$x.channels", "there is no input `$x` here"),
     ("$in.shape.size", "a property is read from a tensor"),
 ])
