@@ -47,6 +47,8 @@ class Expander:
         self.bad_blocks: set[str] = set()  # reported once by check_blocks, not per instance
         self.shapes: EarlyShapes | None = None  # made when an expression first reads a shape
         self.copies = 0  # block copies made, bounded like layers (recursion makes many)
+        self.place: tuple[Scope, Path] = (Scope(""), ())
+        self.read_tensor = self.tensor_shape
 
     # --- diagnostics -------------------------------------------------------------------------
 
@@ -190,13 +192,12 @@ class Expander:
                    scope: Scope, only: tuple[str, ...] | None = None) -> dict | None:
         """`raw` with `$arguments` (and `$in.channels`, read in `scope`) replaced, in the keys
         `only` or all; None after an error."""
-        def tensor(name: str, text: str) -> Shape:
-            return self.tensor_shape(scope, name, text, path)
-
+        self.place = scope, path  # where `$in` is read; one bound reader, not one per call
         out = {}
         for key, value in raw.items():
             try:
-                out[key] = substitute(value, args, tensor) if only is None or key in only else value
+                out[key] = (substitute(value, args, self.read_tensor) if only is None or
+                            key in only else value)
             except Unavailable:  # a broken layer upstream, reported once already
                 return None
             except ExprError as e:
@@ -213,8 +214,9 @@ class Expander:
                 return None
         return out
 
-    def tensor_shape(self, scope: Scope, name: str, text: str, path: Path) -> Shape:
-        """The shape of the input `$name` of `scope`, for the expression `text`."""
+    def tensor_shape(self, name: str, text: str) -> Shape:
+        """The shape of the input `$name` where an expression `text` is being evaluated."""
+        scope, path = self.place
         if name not in scope.inputs:
             where = ("the block's inputs are " + ", ".join(f"`${n}`" for n in scope.inputs)
                      if scope.prefix else "at the top level the network input is `$input`")

@@ -125,11 +125,13 @@ def substitute(value: Any, args: dict[str, Any], tensor: TensorShape | None = No
     any other string with `$` is evaluated as an expression. `tensor(name, text)` gives the
     shape of the tensor `$name` where `text` reads one of its PROPERTIES.
     """
-    if isinstance(value, list):
-        return [substitute(v, args, tensor) for v in value]
-    if isinstance(value, dict):
-        return {k: substitute(v, args, tensor) for k, v in value.items()}
-    if not has_args(value):
+    if not isinstance(value, str):  # the common case first: compile speed
+        if isinstance(value, list):
+            return [substitute(v, args, tensor) for v in value]
+        if isinstance(value, dict):
+            return {k: substitute(v, args, tensor) for k, v in value.items()}
+        return value
+    if "$" not in value:
         return value
     whole = _WHOLE_ARG.fullmatch(value)
     if whole:
@@ -212,11 +214,6 @@ def _check_property(node: ast.Attribute, text: str) -> None:
 
 def _evaluate(node: ast.expr, args: dict[str, Any], tensor: TensorShape | None,
               text: str) -> Any:
-    if isinstance(node, ast.Attribute):
-        name = node.value.id[len(_NAME_PREFIX):]
-        if tensor is None:
-            raise ExprError(f"`{text}`: no tensor `${name}` here", name)
-        return tensor_property(tensor(name, text), name, node.attr)
     if isinstance(node, ast.Call):
         values = [_evaluate(a, args, tensor, text) for a in node.args]
         name = node.func.id
@@ -264,6 +261,11 @@ def _evaluate(node: ast.expr, args: dict[str, Any], tensor: TensorShape | None,
     if isinstance(node, ast.IfExp):
         chosen = node.body if _evaluate(node.test, args, tensor, text) else node.orelse
         return _evaluate(chosen, args, tensor, text)
+    if isinstance(node, ast.Attribute):
+        name = node.value.id[len(_NAME_PREFIX):]
+        if tensor is None:
+            raise ExprError(f"`{text}`: no tensor `${name}` here", name)
+        return tensor_property(tensor(name, text), name, node.attr)
     raise AssertionError(f"unexpected node {node!r}")  # _parse admits nothing else
 
 
