@@ -184,3 +184,23 @@ def test_bad_shape_reads_are_expression_errors(expression, message):
           - {{block: grow, repeat: 3}}
         """)
     assert len(found) == 1 and found[0][0] == "expression" and message in found[0][3]
+
+
+def test_named_inputs_and_argument_defaults_read_shapes():
+    c = compile_yaml("""\
+        name: t
+        input: [4, 16, 16]
+        blocks:
+          fuse:
+            inputs: [x, skip]
+            args: {out: "$skip.channels"}
+            layers:
+              - {id: up, op: upsample, scale: "$skip.width // $x.width", from: x}
+              - {id: conv, op: conv, out: $out, kernel: 1}
+              - {id: sum, op: add, from: [conv, skip]}
+        layers:
+          - {id: down, op: conv, out: 12, kernel: 3, stride: 4, padding: 1}
+          - {id: f, block: fuse, from: [down, input]}
+        """)
+    assert c.node("f.up")[keys.LAYER].attrs.scale == 4
+    assert c.node("f.conv")[keys.SHAPE] == (4, 16, 16)
