@@ -1,6 +1,7 @@
 """Checks of every block definition, made once whether or not an instance reaches it: a `$name`
 that is not an argument, a default that uses a later argument, a block that instantiates itself
-with no `if:` on the way to end it, a named output that cannot be a name. Instances of a block found bad here are not expanded, so each mistake is reported once."""
+with no `if:` on the way to end it, a named output that cannot be a name. Instances of a block
+found bad here are not expanded, so each mistake is reported once."""
 
 from __future__ import annotations
 

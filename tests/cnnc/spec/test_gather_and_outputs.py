@@ -139,3 +139,8 @@ def test_a_block_instance_cannot_take_a_gather():
                                         "{id: last, block: layer, from: stack.*}"))
     assert found[:2] == ("reference", 17)
     assert "a block instance cannot take 'stack.*'" in found[3]
+
+
+def test_an_output_name_with_a_dot_is_refused_once():
+    (found,) = problems(WAVENET.replace("outputs: [skip]", "outputs: {a.b: skip}"))
+    assert found[:3] == ("type", 6, 15) and "`a.b` cannot name an output" in found[3]
