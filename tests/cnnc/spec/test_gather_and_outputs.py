@@ -144,3 +144,18 @@ def test_a_block_instance_cannot_take_a_gather():
 def test_an_output_name_with_a_dot_is_refused_once():
     (found,) = problems(WAVENET.replace("outputs: [skip]", "outputs: {a.b: skip}"))
     assert found[:3] == ("type", 6, 15) and "`a.b` cannot name an output" in found[3]
+
+
+def test_every_copy_output_and_a_gather_in_the_file_outputs():
+    c = compile_yaml("""\
+        name: t
+        input: [4, 8]
+        blocks:
+          unit: {layers: [{id: a, op: conv, out: 4, kernel: 1}]}
+        layers:
+          - {id: s, block: unit, repeat: 3}
+          - {id: cat, op: concat, from: s.*}
+        outputs: [cat, s.*.a]
+        """)
+    assert c.node("cat")[keys.LAYER].inputs == ("s.0.a", "s.1.a", "s.2.a")
+    assert c.outputs == ("cat", "s.0.a", "s.1.a", "s.2.a")
