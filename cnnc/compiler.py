@@ -16,6 +16,7 @@ from cnnc.ir import keys
 from cnnc.ir.build import build_graph, topological_order
 from cnnc.ir.verify import verify
 from cnnc.passes.input_sizes import (
+    ExpandingProber,
     Prober,
     SizeReport,
     default_sizes,
@@ -119,9 +120,12 @@ class Compiled:
         return render_html(self, self._repr_svg_())
 
 
-def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS) -> Network:
-    """Load, validate and expand a spec; raises CnncError with every problem of the first phase
-    that fails."""
+def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS,
+               input_shape: tuple[int, ...] | None = None) -> Network:
+    """Load, validate and expand a spec for `input_shape` (default: the spec's `input`), which
+    the shapes block bodies read (`$in.channels`) follow; raises CnncError with every problem
+    of the first phase that fails."""
+    shape = None if input_shape is None else _checked_input_shape(input_shape)
     data, source = load_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecError([Diagnostic("type", "a spec is a mapping with `name`, `input` and "
@@ -130,7 +134,7 @@ def parse_spec(text: str, file: str, max_layers: int = MAX_LAYERS) -> Network:
         doc = SpecDoc.model_validate(data)
     except ValidationError as e:
         raise SpecError(diagnose(e, SpecDoc, data, source, (), "the spec")) from None
-    return expand(doc, source, max_layers)
+    return expand(doc, source, max_layers, shape)
 
 
 def checked_graph(net: Network) -> tuple[nx.DiGraph, list[str]]:
@@ -147,13 +151,7 @@ def checked_graph(net: Network) -> tuple[nx.DiGraph, list[str]]:
 
 def input_shape_of(net: Network, given: Any = None) -> tuple[int, ...]:
     """The spec's input shape, or the one given (in Python or on the command line), checked."""
-    shape = _input_shape(given) if given is not None else net.input_shape
-    if shape is None:
-        raise SpecError([Diagnostic("type", f"the input shape {given} is not 1 to 4 sizes between "
-                                            f"1 and {MAX_INT:,}",
-                                    hint="give channels and sizes without the batch axis, e.g. "
-                                         "(3, 32, 32)")])
-    return shape
+    return _checked_input_shape(given) if given is not None else net.input_shape
 
 
 def compile_network(net: Network, file: str,
@@ -163,6 +161,8 @@ def compile_network(net: Network, file: str,
     fitting = functools.cache(lambda: nearest_fits(g, order, shape))  # on demand: shape passes
 
     def merge_hint() -> str | None:
+        if net.reads_shapes:  # its layers change with the size: this graph says nothing of others
+            return None
         sizes = fitting()
         return sizes and f"this network fits inputs of {sizes}; {scan_command(file)} lists them"
 
@@ -195,14 +195,22 @@ def scan_input_sizes(path: str | FsPath, sizes: range | None = None,
     axis of a square input at once, else on each axis alone; default 1 to 4 times the given
     size. A spec that takes none of them fails as it does at its own size."""
     found = resolve_spec(str(path))
-    file = str(found)
-    net = parse_spec(read_spec(found), file, max_layers)
+    file, text = str(found), read_spec(found)
+    net = parse_spec(text, file, max_layers, input_shape)
     g, order = checked_graph(net)
     base = input_shape_of(net, input_shape)
     if len(base) < 2:
         raise CnncError([Diagnostic("input", f"'{net.name}' takes a vector ({base[0]} "
                                              "features): it has no spatial sizes to scan")])
-    prober = Prober(g, order)
+
+    def graph_for(shape: tuple[int, ...]) -> tuple[nx.DiGraph, list[str]] | None:
+        try:
+            return checked_graph(parse_spec(text, file, max_layers, shape))
+        except CnncError:
+            return None
+
+    # blocks that read their input's shape make other layers at other sizes: expand each again
+    prober = ExpandingProber(graph_for) if net.reads_shapes else Prober(g, order)
     scans = tuple(scan(prober, base, axis, sizes or default_sizes(base, axis))
                   for axis in scan_axes(base))
     if not any(s.fits or s.drops for s in scans):
@@ -210,20 +218,25 @@ def scan_input_sizes(path: str | FsPath, sizes: range | None = None,
     return SizeReport(net.name, base, prober.status(base), scans)
 
 
-def _input_shape(given: Any) -> tuple[int, ...] | None:
-    """An input shape given in Python or on the command line, as ints; None if it is not one."""
+def _checked_input_shape(given: Any) -> tuple[int, ...]:
+    """An input shape given in Python or on the command line, as ints; SpecError if it is not
+    one."""
     try:
         shape = tuple(operator.index(d) for d in given if not isinstance(d, bool))
+        ok = len(shape) == len(given) and 1 <= len(shape) <= 4
     except TypeError:
-        return None
-    ok = len(shape) == len(given) and 1 <= len(shape) <= 4 and all(1 <= d <= MAX_INT for d in shape)
-    return shape if ok else None
+        shape, ok = (), False
+    if not (ok and all(1 <= d <= MAX_INT for d in shape)):
+        raise SpecError([Diagnostic(
+            "type", f"the input shape {given} is not 1 to 4 sizes between 1 and {MAX_INT:,}",
+            hint="give channels and sizes without the batch axis, e.g. (3, 32, 32)")])
+    return shape
 
 
 def compile_text(text: str, file: str = "<spec>", input_shape: tuple[int, ...] | None = None,
                  max_layers: int = MAX_LAYERS) -> Compiled:
     """Compile spec text; `max_layers` bounds the expanded network (blocks and repeats)."""
-    return compile_network(parse_spec(text, file, max_layers), file, input_shape)
+    return compile_network(parse_spec(text, file, max_layers, input_shape), file, input_shape)
 
 
 def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None,

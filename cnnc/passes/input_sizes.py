@@ -66,6 +66,19 @@ class Prober:
         return "drops" if drops else "fits"
 
 
+class ExpandingProber:
+    """A Prober for a spec whose layers depend on the input's shape (`$in.channels`): each size
+    is expanded anew (`graph_for`: None where that fails), so a scan costs a compile a size."""
+
+    def __init__(self, graph_for: Callable[[Shape], tuple[nx.DiGraph, list[str]] | None]):
+        self._graph_for = graph_for
+
+    @functools.cache  # noqa: B019 (one prober per scan; a shape is asked again for the summary)
+    def status(self, shape: Shape) -> Status:
+        graph = self._graph_for(shape)
+        return "fails" if graph is None else Prober(*graph).status(shape)
+
+
 def with_size(base: Shape, axis: int | None, size: int) -> Shape:
     """`base` with one spatial axis (None: every spatial axis) set to `size`."""
     return tuple(size if i > 0 and axis in (None, i) else d for i, d in enumerate(base))

@@ -10,8 +10,8 @@ import networkx as nx
 from cnnc.errors import Diagnostic, RuleError, ShapeError
 from cnnc.ir import keys
 from cnnc.ops import RULES
-from cnnc.ops.base import fmt
-from cnnc.spec.expand import INPUT_ID, Network, call_notes
+from cnnc.spec.early_shapes import shape_diagnostic
+from cnnc.spec.expand import INPUT_ID, Network
 
 
 def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tuple[int, ...],
@@ -40,15 +40,5 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
 def _diagnostic(g: nx.DiGraph, net: Network, node: str, e: RuleError,
                 xs: tuple[tuple[int, ...], ...]) -> Diagnostic:
     layer = g.nodes[node][keys.LAYER]
-    path = layer.path + (e.attr,) if e.attr else layer.path
-    span = net.source.value(path)
-    notes = []
-    for port, (producer, x) in enumerate(zip(layer.inputs, xs)):
-        if producer == INPUT_ID:
-            notes.append((net.source.value(("input",)), f"input {port}: the network input, {fmt(x)}"))
-        else:
-            made = g.nodes[producer][keys.LAYER]
-            notes.append((net.source.value(made.path),
-                          f"input {port}: '{producer}' ({made.op}) gives {fmt(x)}"))
-    return Diagnostic(e.kind, f"layer '{node}' ({layer.op}): {e.message}", span,
-                      tuple(notes) + call_notes(layer.calls), e.hint)
+    producers = [(p, g.nodes[p][keys.LAYER]) for p in layer.inputs]
+    return shape_diagnostic(layer, e, producers, xs, net.source)

@@ -2,8 +2,9 @@
 
 A small evaluator over Python's own parser with a whitelist of node types: integer and float
 arithmetic, comparisons, `and`/`or`/`not`, `a if cond else b` and the functions of FUNCTIONS
-(the ones architecture tables use). Names must be block arguments.
-Nothing is ever passed to `eval`.
+(the ones architecture tables use). Names must be block arguments; `$in.channels` (a block
+input, or `$input` at the top level, and one of PROPERTIES) reads the shape of a tensor, which
+the caller supplies on demand. Nothing is ever passed to `eval`.
 
 Arithmetic is on numbers only (`"$w * 2"` with a string `w` is an error, not `'ww'`), and every
 value stays small (cnnc/spec/limits.py): an expression is at most MAX_EXPRESSION characters, no
@@ -16,22 +17,33 @@ import ast
 import math
 import operator
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from cnnc.errors import did_you_mean
 from cnnc.spec.limits import MAX_EXPRESSION, MAX_INT, MAX_INTERMEDIATE
 
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NAME_PREFIX = "__arg_"  # `$x` parses as the name __arg_x, so a bare `x` can be told apart
 _WHOLE_ARG = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*")
+_USE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")
+
+# what `$in.<property>` reads from a tensor (C, *spatial); the spatial names depend on the rank
+PROPERTIES = ("channels", "length", "depth", "height", "width", "shape")
+_SPATIAL = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+TensorShape = Callable[[str, str], tuple[int, ...]]  # (input name, expression text) -> shape
 
 
 class ExprError(Exception):
-    """A bad expression; `name` is set when the cause is an unknown argument."""
+    """A bad expression; `name` is set when the cause is an unknown argument. `kind` is the
+    diagnostic's kind when it is not `expression` (a shape read before its layer exists)."""
 
-    def __init__(self, message: str, name: str | None = None):
+    def __init__(self, message: str, name: str | None = None, kind: str = "expression",
+                 hint: str | None = None):
         super().__init__(message)
-        self.name = name
+        self.name, self.kind, self.hint = name, kind, hint
 
 
 def _true_div(a: Any, b: Any) -> int | float:
@@ -76,30 +88,55 @@ def has_args(value: Any) -> bool:
 
 
 def arg_names(value: Any) -> list[str]:
-    """Every `$name` used in a YAML value."""
+    """Every argument `$name` used in a YAML value (not the tensors of `$in.channels`)."""
+    return [name for name, prop in _uses(value) if not prop]
+
+
+def tensor_uses(value: Any) -> list[tuple[str, str]]:
+    """Every `$name.property` used in a YAML value, as (name, property)."""
+    return [(name, prop) for name, prop in _uses(value) if prop]
+
+
+def _uses(value: Any) -> list[tuple[str, str]]:
     if isinstance(value, list):
-        return [n for v in value for n in arg_names(v)]
+        return [n for v in value for n in _uses(v)]
     if isinstance(value, dict):
-        return [n for v in value.values() for n in arg_names(v)]
-    return _ARG.findall(value) if isinstance(value, str) else []
+        return [n for v in value.values() for n in _uses(v)]
+    return _USE.findall(value) if isinstance(value, str) else []
 
 
-def substitute(value: Any, args: dict[str, Any]) -> Any:
+def tensor_property(shape: tuple[int, ...], name: str, prop: str) -> int | list[int]:
+    """`$name.prop` of a tensor of `shape` (C, *spatial); `channels` of a vector is its size."""
+    if prop == "shape":
+        return list(shape)
+    if prop == "channels":
+        return shape[0]
+    axes = _SPATIAL.get(len(shape) - 1, ())
+    if prop not in axes:
+        has = ", ".join(f"`{p}`" for p in ("channels", *axes, "shape"))
+        raise ExprError(f"`${name}` is {'x'.join(map(str, shape))}: it has {has}, not `{prop}`")
+    return shape[1 + axes.index(prop)]
+
+
+def substitute(value: Any, args: dict[str, Any], tensor: TensorShape | None = None) -> Any:
     """Replace `$name` references in a YAML value (recursively in lists and mappings).
 
     A string that is exactly `$name` takes the argument's value and type (an int, a list, ...);
-    any other string with `$` is evaluated as an expression.
+    any other string with `$` is evaluated as an expression. `tensor(name, text)` gives the
+    shape of the tensor `$name` where `text` reads one of its PROPERTIES.
     """
-    if isinstance(value, list):
-        return [substitute(v, args) for v in value]
-    if isinstance(value, dict):
-        return {k: substitute(v, args) for k, v in value.items()}
-    if not has_args(value):
+    if not isinstance(value, str):  # the common case first: compile speed
+        if isinstance(value, list):
+            return [substitute(v, args, tensor) for v in value]
+        if isinstance(value, dict):
+            return {k: substitute(v, args, tensor) for k, v in value.items()}
+        return value
+    if "$" not in value:
         return value
     whole = _WHOLE_ARG.fullmatch(value)
     if whole:
         return _lookup(whole.group(1), args)
-    result = _evaluate(_parse(value), args)
+    result = _evaluate(_parse(value), args, tensor, value)
     if _is_number(result) and abs(result) > MAX_INT:
         raise ExprError(f"`{value}` is {result:,}, larger than {MAX_INT:,}")
     return result
@@ -138,11 +175,13 @@ def _parse(text: str) -> ast.expr:
     for node in ast.walk(tree):
         if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp,
                                  ast.Constant, ast.Name, ast.Load, ast.And, ast.Or, ast.Call,
-                                 *_BINARY, *_COMPARE, *_UNARY)):
+                                 ast.Attribute, *_BINARY, *_COMPARE, *_UNARY)):
             raise ExprError(f"`{text}`: only arithmetic (+ - * / // % **), comparisons, and/or/not, "
                             f"`a if cond else b` and {', '.join(FUNCTIONS)} are allowed")
         if isinstance(node, ast.Call):
             _check_call(node, text)
+        elif isinstance(node, ast.Attribute):
+            _check_property(node, text)
         elif id(node) in functions:
             continue  # the function's name, checked with its call
         elif isinstance(node, ast.Name) and not node.id.startswith(_NAME_PREFIX):
@@ -165,9 +204,18 @@ def _check_call(node: ast.Call, text: str) -> None:
                         f"got {len(node.args)}")
 
 
-def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
+def _check_property(node: ast.Attribute, text: str) -> None:
+    if not (isinstance(node.value, ast.Name) and node.value.id.startswith(_NAME_PREFIX)):
+        raise ExprError(f"`{text}`: a property is read from a tensor, as in `$in.channels`")
+    if node.attr not in PROPERTIES:
+        raise ExprError(f"`{text}`: a tensor has no property `{node.attr}`; it has "
+                        f"{', '.join(PROPERTIES)}", hint=did_you_mean(node.attr, PROPERTIES))
+
+
+def _evaluate(node: ast.expr, args: dict[str, Any], tensor: TensorShape | None,
+              text: str) -> Any:
     if isinstance(node, ast.Call):
-        values = [_evaluate(a, args) for a in node.args]
+        values = [_evaluate(a, args, tensor, text) for a in node.args]
         name = node.func.id
         for v in values:
             if not _is_number(v):
@@ -178,7 +226,8 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
     if isinstance(node, ast.Name):
         return _lookup(node.id[len(_NAME_PREFIX):], args)
     if isinstance(node, ast.BinOp):
-        left, right = _evaluate(node.left, args), _evaluate(node.right, args)
+        left = _evaluate(node.left, args, tensor, text)
+        right = _evaluate(node.right, args, tensor, text)
         symbol = _symbol(node.op)
         if not (_is_number(left) and _is_number(right)):
             raise ExprError(f"`{symbol}` needs two numbers, got {_typed(left)} and "
@@ -190,17 +239,17 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
         except (ZeroDivisionError, OverflowError) as e:
             raise ExprError(f"cannot compute {left!r} {symbol} {right!r}: {e}") from None
     if isinstance(node, ast.UnaryOp):
-        operand = _evaluate(node.operand, args)
+        operand = _evaluate(node.operand, args, tensor, text)
         if not isinstance(node.op, ast.Not) and not _is_number(operand):
             raise ExprError(f"a sign needs a number, got {_typed(operand)}")
         return _UNARY[type(node.op)](operand)
     if isinstance(node, ast.BoolOp):
-        values = (_evaluate(v, args) for v in node.values)
+        values = (_evaluate(v, args, tensor, text) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, args)
+        left = _evaluate(node.left, args, tensor, text)
         for op, right_node in zip(node.ops, node.comparators):
-            right = _evaluate(right_node, args)
+            right = _evaluate(right_node, args, tensor, text)
             ordered = not isinstance(op, (ast.Eq, ast.NotEq))
             if ordered and not (_is_number(left) and _is_number(right)):
                 raise ExprError(f"cannot order {_typed(left)} and {_typed(right)}: `<` `<=` `>` "
@@ -210,7 +259,13 @@ def _evaluate(node: ast.expr, args: dict[str, Any]) -> Any:
             left = right
         return True
     if isinstance(node, ast.IfExp):
-        return _evaluate(node.body if _evaluate(node.test, args) else node.orelse, args)
+        chosen = node.body if _evaluate(node.test, args, tensor, text) else node.orelse
+        return _evaluate(chosen, args, tensor, text)
+    if isinstance(node, ast.Attribute):
+        name = node.value.id[len(_NAME_PREFIX):]
+        if tensor is None:
+            raise ExprError(f"`{text}`: no tensor `${name}` here", name)
+        return tensor_property(tensor(name, text), name, node.attr)
     raise AssertionError(f"unexpected node {node!r}")  # _parse admits nothing else
 
 

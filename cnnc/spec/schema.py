@@ -34,6 +34,16 @@ class BlockDef(_Strict):
         description="argument defaults, which may use earlier arguments (`$channels // 2`); "
                     "`null` makes an argument required")
     layers: list[dict[str, Any]] = Field(min_length=1)
+    outputs: list[str] | dict[str, str] = Field(
+        default_factory=list,
+        description="values besides the last layer that other layers read as "
+                    "`<instance>.<name>`: body ids, or a mapping name -> body id")
+
+    def named_outputs(self) -> list[tuple[str, str, str | int]]:
+        """(name, body id, key of its YAML position) of each named output."""
+        if isinstance(self.outputs, dict):
+            return [(k, v, k) for k, v in self.outputs.items()]
+        return [(v.rpartition(".")[2], v, j) for j, v in enumerate(self.outputs)]
 
 
 class SpecDoc(_Strict):

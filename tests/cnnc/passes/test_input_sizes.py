@@ -143,6 +143,17 @@ def test_a_non_square_input_is_scanned_one_axis_at_a_time(tmp_path):
     assert not h.fits and not h.drops and list(w.fits) == list(range(4, 65, 4))
 
 
+def test_a_spec_whose_blocks_read_the_input_shape_is_expanded_again_at_each_size(tmp_path):
+    """A conv as wide as its input: at 8x8 its kernel is 8, at 5x5 it is 5, so every size fits
+    (on the graph made for 8x8 alone, sizes under 8 would fail)."""
+    spec = tmp_path / "net.yaml"
+    spec.write_text("name: n\ninput: [1, 8, 8]\nblocks:\n  whole:\n    layers:\n"
+                    "      - {op: conv, out: 4, kernel: $in.height}\n"
+                    "layers:\n  - {block: whole}\n")
+    (scan,) = scan_input_sizes(spec, range(1, 17)).scans
+    assert list(scan.fits) == list(range(1, 17)) and not scan.drops and not scan.fails
+
+
 def test_a_spec_that_fits_no_size_fails_as_at_its_own_size(tmp_path):
     spec = tmp_path / "net.yaml"
     spec.write_text("name: n\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4, kernel: 1}\n"

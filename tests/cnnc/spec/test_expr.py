@@ -286,3 +286,31 @@ def test_divisible_is_mobilenets_channel_rule():
 def test_functions_refuse_what_they_cannot_take(text, match):
     with pytest.raises(ExprError, match=match):
         substitute(text, {"a": 3, "s": "x", "xs": [1, 2]})
+
+
+def test_tensor_properties_are_read_through_the_callers_reader():
+    from cnnc.spec.expr import tensor_property, tensor_uses
+    shapes = {"in": (8, 20, 30), "skip": (4, 50)}
+    read = []
+
+    def tensor(name, text):
+        read.append((name, text))
+        return shapes[name]
+    assert substitute("$in.channels * $k", {"k": 2}, tensor) == 16
+    assert substitute("$skip.length + $in.width", {}, tensor) == 80
+    assert substitute("$in.shape", {}, tensor) == [8, 20, 30]
+    assert read[0] == ("in", "$in.channels * $k")
+    assert substitute("$k", {"k": 2}, tensor) == 2 and len(read) == 4  # no read without `.`
+    assert arg_names("$in.channels + $k") == ["k"]
+    assert tensor_uses(["$in.channels + $k", {"a": "$skip.length"}]) == [
+        ("in", "channels"), ("skip", "length")]
+    assert tensor_property((5,), "v", "channels") == 5
+    with pytest.raises(ExprError, match="it has `channels`, `shape`, not `height`"):
+        tensor_property((5,), "v", "height")
+    with pytest.raises(ExprError, match="`depth`, `height`, `width`"):
+        tensor_property((1, 2, 3, 4), "v", "length")
+    with pytest.raises(ExprError, match="no property `widht`") as info:
+        substitute("$in.widht", {}, tensor)
+    assert info.value.hint == "did you mean 'width'?"
+    with pytest.raises(ExprError, match="a property is read from a tensor"):
+        substitute("$in.shape.size", {}, tensor)
