@@ -61,29 +61,34 @@ class EarlyShapes:
         """Shapes of `node` and of everything it depends on, depth first without recursion."""
         for layer, refs in self.layers[len(self.index):]:
             self.index[layer.id] = (layer, refs)
-        stack, open_ = [node], {node}
+        # on_path: the layers whose inputs are being computed, each above the one that reads
+        # it; a layer merely waiting on the stack (a sibling's input too) is not a loop
+        stack, on_path = [node], set()
         while stack:
             top = stack[-1]
+            if top in self.shapes:  # computed meanwhile, through another reader
+                stack.pop()
+                continue
             if top not in self.index:
                 if top.rpartition(".")[0] not in self.index:
                     raise Unavailable  # a layer that failed to expand, reported already
                 raise ExprError(f"`{what}` needs the shape of '{top}', an extra output of a "
                                 "layer, which is not known while blocks are expanded")
             layer, refs = self.index[top]
+            on_path.add(top)
             if top not in self.inputs:
                 self.inputs[top] = [i for r in refs for i in self._resolve(r, what)]
             pending = [i for i in self.inputs[top] if i not in self.shapes]
             if pending:
                 for p in pending:
-                    if p in open_:
+                    if p in on_path:
                         raise ExprError(f"`{what}` needs the shape of '{p}', which depends on "
                                         "itself (its `from` references form a loop)",
                                         kind="cycle")
-                    open_.add(p)
                 stack.extend(pending)
                 continue
             stack.pop()
-            open_.discard(top)
+            on_path.discard(top)
             xs = tuple(self.shapes[i] for i in self.inputs[top])
             if any(x is None for x in xs):
                 self.shapes[top] = None  # one error per root cause

@@ -204,3 +204,25 @@ def test_named_inputs_and_argument_defaults_read_shapes():
         """)
     assert c.node("f.up")[keys.LAYER].attrs.scale == 4
     assert c.node("f.conv")[keys.SHAPE] == (4, 16, 16)
+
+
+def test_a_value_read_by_two_layers_is_no_loop():
+    """A dense layer's concat reads its input both directly and through its conv: the shape of
+    that input is wanted twice on the way down, which is not a loop (DenseNet's transitions)."""
+    c = compile_yaml("""\
+        name: dense
+        input: [8, 16, 16]
+        blocks:
+          dense_layer:
+            layers:
+              - {id: conv, op: conv, out: 4, kernel: 3, padding: 1}
+              - {id: concat, op: concat, from: [in, conv]}
+          transition:
+            args: {out: "$in.channels // 2"}
+            layers:
+              - {id: conv, op: conv, out: $out, kernel: 1}
+        layers:
+          - {id: block, block: dense_layer, repeat: 3}
+          - {id: transition, block: transition}
+        """)
+    assert c.node("transition.conv")[keys.SHAPE] == (10, 16, 16)
