@@ -52,6 +52,8 @@ PUBLISHED = [
     ("yolov1", "output", "30x7x7", "Redmon et al. 2016, figure 3: the 7x7x30 tensor", None),
     ("unet3d", "params", "19,069,955", "Cicek et al. 2016, section 2", None),
     ("unet3d", "output", "3x44x44x28", "Cicek et al. 2016, section 2 (3 labels)", None),
+    ("hourglass_hg8", "output", "16x64x64",
+     "Newell et al. 2016, section 3.1 (64x64), one heatmap per MPII joint (16)", None),
 ]
 
 SCALE = {"K": 10**3, "M": 10**6, "G": 10**9}

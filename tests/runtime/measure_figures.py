@@ -3,9 +3,10 @@ torch_models.py (which include torch_classics.py), with the conventions of the f
 started with: params, trainable, buffers (BN running mean and variance, no step counters), conv +
 transposed conv + linear MACs and their split (conv: output elements x Cin/groups x kernel;
 transposed conv: input elements x Cout/groups x kernel; linear: in x out), input and output
-shapes with a batch axis of 1, and the output elements of every conv, transposed conv, linear,
-BN, activation, pool, LRN and upsample call (act_elems; flatten, dropout, concat, add and crop
-are not counted).
+shapes with a batch axis of 1 (the first output's, where a model returns a list of them, as
+cnnc's output_shape is), and the output elements of every conv, transposed conv, linear, BN,
+activation, pool, LRN and upsample call (act_elems; flatten, dropout, concat, add and crop are
+not counted).
 
 The input shape is the only thing taken from the spec (its `input`); every figure comes from one
 forward pass of the PyTorch model on the meta device (shapes only, no arithmetic), with each
@@ -79,6 +80,8 @@ def measure(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     counter = Counter()
     with torch.no_grad(), counter:
         y = model(x)
+    if isinstance(y, list):  # several outputs (the hourglass's heads): the first, as cnnc's
+        y = y[0]
     params = list(model.parameters())
     buffers = [b for k, b in model.named_buffers() if not k.endswith("num_batches_tracked")]
     return {

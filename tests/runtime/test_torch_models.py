@@ -147,9 +147,10 @@ def test_forward_shape(name):
     else:
         model, x = build(name).eval(), torch.randn((1 if macs > 1e9 else 2, *c.input_shape))
     with torch.no_grad():
-        y = model(x)
-    assert tuple(y.shape) == (x.shape[0], *c.output_shape)
-    assert y.is_meta or torch.isfinite(y).all()
+        ys = model(x)
+    ys = ys if isinstance(ys, list) else [ys]  # several outputs: the spec's `outputs` in order
+    assert [tuple(y.shape) for y in ys] == [(x.shape[0], *c.node(o)[keys.SHAPE]) for o in c.outputs]
+    assert all(y.is_meta or torch.isfinite(y).all() for y in ys)
 
 
 @pytest.mark.parametrize("name", NAMES)

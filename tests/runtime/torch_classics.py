@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_dropout import MaskedDropout
+from torch_hourglass_wavenet import StackedHourglass
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
 
 # ---------------------------------------------------------------------------------------------
@@ -312,4 +313,5 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "nin_cifar10": NiNCifar10,
     "yolov1": YOLOv1,
     "unet3d": UNet3d,
+    "hourglass_hg8": StackedHourglass,
 }
