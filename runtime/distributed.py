@@ -156,8 +156,8 @@ def _stop_all_on_failure(w: Mpi) -> None:
         w.abort(1)
 
     def on_term(signum: int, frame: Any) -> None:
-        print(f"cnnc run: {label} received SIGTERM: stopping every rank", file=sys.stderr,
-              flush=True)
+        print(f"cnnc run: {label} received SIGTERM: stopping every rank; the last "
+              "checkpoint is whole: continue with --resume", file=sys.stderr, flush=True)
         os._exit(TERMINATED)
 
     sys.excepthook = on_exception
