@@ -27,9 +27,9 @@ import numpy as np
 
 from cnnc import build_model, compile_file
 from cnnc_runtime import jit
-from cnnc_runtime.distributed import world
+from cnnc_runtime.distributed import ParallelStep, world
 from cnnc_runtime.optim import make_optimizer
-from cnnc_runtime.train import _ParallelStep, _train_step
+from cnnc_runtime.train import _train_step
 
 PER_RANK, WARMUP = 32, 2
 BIN = Path(sys.executable).parent
@@ -46,7 +46,7 @@ def rank_job(steps: int) -> None:
     y = rng.integers(0, 10, PER_RANK)
     step, waits = _train_step, []
     if w.size > 1:
-        step = _ParallelStep(w, model, stop=lambda: False)
+        step = ParallelStep(w, model, stop=lambda: False)
         finish = step.reducer.finish
 
         def timed_finish():  # the wait after backward: the part overlap did not hide

@@ -19,14 +19,19 @@ deterministic; it then divides by the number of ranks.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+from cnnc_runtime.losses import softmax_cross_entropy
+from cnnc_runtime.model import Model
+from cnnc_runtime.optim import Optimizer
 
 # How a launcher tells its processes their rank and count: MPICH's hydra (PMI_*), Open MPI.
 SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
@@ -139,6 +144,43 @@ def world() -> World:
     """This process's place in the run: Single unless a launcher started several (made once:
     MPI starts once per process)."""
     return Mpi() if launched_size() > 1 else Single()
+
+
+def any_rank(w: World, flag: bool) -> bool:
+    """Whether `flag` holds on any rank (every rank gets the same answer)."""
+    return flag if w.size == 1 else bool(w.sum(np.array([float(flag)]))[0] > 0)
+
+
+class ParallelStep:
+    """runtime/train.py's `_train_step` over the ranks: each its share of the batch; the gradients averaged in
+    buckets while backward runs; the loss and counts (and whether any rank was asked to stop)
+    summed over the global batch, so every rank takes the same decision after the step."""
+
+    def __init__(self, world: Mpi, model: Model, stop: Callable[[], bool]) -> None:
+        shapes = {n: tuple(model.params[n].shape) for n in model.trainable}
+        groups = buckets(model.plan.training.steps, shapes, model.dtype.itemsize)
+        self.reducer = world.reducer(model.xp, groups, model.dtype)
+        self.stop, self.stopping = stop, False
+
+    def __call__(self, model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray,
+                 lr: float) -> tuple[float, int, int, int]:
+        xp = model.xp
+        labels = xp.asarray(y)
+        logits = model.forward(x, training=True)
+        loss, dlogits = softmax_cross_entropy(xp, logits, labels)
+        correct = int((logits.argmax(axis=1) == labels).sum())
+        self.reducer.start([float(loss) * len(x), correct, labels.size, len(x),
+                            float(self.stop())])
+        model.backward(dlogits, on_grad=self.reducer.add)
+        grads, totals = self.reducer.finish()
+        loss_sum, correct, seen, images, stops = totals
+        loss = loss_sum / images
+        if math.isfinite(loss):
+            optimizer.step(grads, lr)
+            model.changed()
+        self.stopping = stops > 0
+        return loss, int(correct), int(seen), int(images)
+
 
 
 def _stop_all_on_failure(w: Mpi) -> None:

@@ -155,7 +155,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
     step = _train_step
     if world.size > 1:
         world.broadcast(model.xp, model.tensors())  # every rank starts from rank 0's weights
-        step = _ParallelStep(world, model, stop=lambda: stop.requested)
+        step = distributed.ParallelStep(world, model, stop=lambda: stop.requested)
 
     def save() -> None:
         if writer:
@@ -171,7 +171,8 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
             batches = _batches(data, config, epoch, position.step % steps_per_epoch,
                                world.rank, world.size)
             for x, y in batches_on(model.xp, batches):
-                if stop.requested:  # between steps, so the checkpoint holds whole updates
+                # between steps, so the checkpoint holds whole updates; ranks decide together
+                if stop.requested and world.size == 1:
                     bar.close()
                     save()
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
@@ -213,7 +214,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
             if writer:
                 _append_metrics(out, record)
                 plot_curves(out / CURVES, outcome.history, identity.get("spec", ""))
-            if stop.requested:
+            if distributed.any_rank(world, stop.requested):
                 return _ended(outcome, "interrupted", f"interrupted after epoch {epoch + 1}; "
                               f"saved {out / CHECKPOINT}")
     return outcome
@@ -279,37 +280,6 @@ def _train_step(model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray
         optimizer.step(model.backward(dlogits), lr)
         model.changed()
     return loss, correct, labels.size, len(x)
-
-
-class _ParallelStep:
-    """`_train_step` over the ranks: each its share of the batch; the gradients averaged in
-    buckets while backward runs; the loss and counts (and whether any rank was asked to stop)
-    summed over the global batch, so every rank takes the same decision after the step."""
-
-    def __init__(self, world: distributed.Mpi, model: Model, stop: Callable[[], bool]) -> None:
-        shapes = {n: tuple(model.params[n].shape) for n in model.trainable}
-        groups = distributed.buckets(model.plan.training.steps, shapes, model.dtype.itemsize)
-        self.reducer = world.reducer(model.xp, groups, model.dtype)
-        self.stop, self.stopping = stop, False
-
-    def __call__(self, model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray,
-                 lr: float) -> tuple[float, int, int, int]:
-        xp = model.xp
-        labels = xp.asarray(y)
-        logits = model.forward(x, training=True)
-        loss, dlogits = softmax_cross_entropy(xp, logits, labels)
-        correct = int((logits.argmax(axis=1) == labels).sum())
-        self.reducer.start([float(loss) * len(x), correct, labels.size, len(x),
-                            float(self.stop())])
-        model.backward(dlogits, on_grad=self.reducer.add)
-        grads, totals = self.reducer.finish()
-        loss_sum, correct, seen, images, stops = totals
-        loss = loss_sum / images
-        if math.isfinite(loss):
-            optimizer.step(grads, lr)
-            model.changed()
-        self.stopping = stops > 0
-        return loss, int(correct), int(seen), int(images)
 
 
 def _batches(data: Data, config: TrainConfig, epoch: int, skip: int, rank: int = 0,

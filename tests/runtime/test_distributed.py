@@ -129,3 +129,19 @@ def test_a_killed_rank_stops_the_run_and_its_checkpoint_resumes(tmp_path, how):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert read_run(saved)[1]["epoch"] == str(epochs)
+
+
+def test_ctrl_c_stops_every_rank_after_the_same_step_and_saves(tmp_path):
+    run = cli(tmp_path, "--epochs", "40")
+    saved = tmp_path / "checkpoint.safetensors"
+    deadline = time.monotonic() + 120
+    while not saved.exists():
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)  # mpiexec passes it on to every rank, as a terminal would
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    assert re.search(r"interrupted (at|after) epoch \d+", err) and "continue with:" in err
+    assert err.count("interrupted") == 1  # rank 0 alone speaks
+    _, meta = read_run(saved)
+    assert json.loads(meta["position"])["step"] > 0

@@ -56,3 +56,16 @@ def test_outside_across_nothing_is_synchronised():
     assert not sync_bn.active()
     dbias, dweight = np.ones(3), np.arange(3.0)
     assert sync_bn.batch_sums(np, dbias, dweight, 12) == (dbias, dweight, 12)
+
+
+def test_a_single_process_run_never_imports_mpi(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; from cnnc.cli import main; "
+              f"rc = main(['run', 'mnist1d_cnn', '--train', '--data', 'mnist1d', '--epochs', "
+              f"'1', '--threads', '1', '--out', {str(tmp_path)!r}]); "
+              "assert rc == 0 and 'mpi4py' not in sys.modules, rc")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
