@@ -109,19 +109,27 @@ def main() -> None:
     args = parser.parse_args()
     if args.rank_job:
         return rank_job(args.steps)
-    runs = []
-    for n in (1, 2):
-        done = subprocess.run([str(BIN / "mpiexec"), "-n", str(n), sys.executable, __file__,
-                               "--rank-job", "--steps", str(args.steps)], check=True,
-                              capture_output=True, text=True,
-                              env=os.environ | {"OMP_NUM_THREADS": "1"})
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    def launch(n: int) -> subprocess.Popen:
+        return subprocess.Popen([str(BIN / "mpiexec"), "-n", str(n), sys.executable, __file__,
+                                 "--rank-job", "--steps", str(args.steps)],
+                                stdout=subprocess.PIPE, text=True,
+                                env=os.environ | {"OMP_NUM_THREADS": "1"})
+
+    def result(p: subprocess.Popen) -> dict:
+        return json.loads(p.communicate()[0].strip().splitlines()[-1])
+
+    runs = [result(launch(1)), result(launch(2))]
     one, two = runs
+    # Two single processes at once, no MPI between them: what sharing the machine costs alone.
+    pair = [launch(1), launch(1)]
+    apart = sum(result(p)["images_per_s"] for p in pair)
     print(f"resnet20_cifar 3x32x32 float32, {PER_RANK} images a step per rank, 1 thread each")
     for r in runs:
         print(f"  {r['ranks']} rank(s): {r['images_per_s']:6.1f} img/s, step "
               f"{r['step_s'] * 1e3:6.1f} ms, waits for the reduction {r['wait_s'] * 1e3:5.2f} ms")
-    print(f"  scaling efficiency at 2 ranks: {two['images_per_s'] / (2 * one['images_per_s']):.0%}")
+    print(f"  scaling efficiency at 2 ranks: {two['images_per_s'] / (2 * one['images_per_s']):.0%}"
+          f"; two unconnected single processes at once: {apart:.1f} img/s together "
+          f"({apart / (2 * one['images_per_s']):.0%})")
     print(f"  gradient {two['grad_bytes'] / 1e6:.2f} MB a step; each rank sends "
           f"{two['sent_bytes'] / 1e6:.2f} MB; a blocking allreduce of it alone takes "
           f"{two['allreduce_s'] * 1e3:.2f} ms against {one['step_s'] * 1e3:.0f} ms of compute")
