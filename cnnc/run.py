@@ -9,7 +9,8 @@ the way, checked before any data loads); a training run that diverged exits 4 an
 Ctrl-C exits 130 (both after saying where the last good checkpoint is).
 
 Under `mpiexec -n N` training is data-parallel (runtime/distributed.py, docs/distributed.md):
-rank 0 prints and writes; another rank speaks only of an error of its own, naming itself.
+rank 0 prints and writes; another rank speaks only of an error of its own, naming itself, and
+an error on any rank aborts the job (`_failed`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import sys
+import time
 from pathlib import Path
 
 from cnnc import predict
@@ -67,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     # the ranks on one machine share its cores
     jit.set_threads(args.threads or max(1, jit.max_threads() // world.local_size))
-    who = f"rank {world.rank}: " if world.rank else ""
     try:
         if args.train:
             return _train(args, world)
@@ -75,11 +76,24 @@ def run(args: argparse.Namespace) -> int:
             return predict.evaluate(args)
         return predict.infer(args)
     except RunUsage as e:
-        print(f"cnnc run: {who}error: {e}", file=sys.stderr)
-        return 2
+        return _failed(world, 2, e)
     except (DataError, DeviceError, RunError, checkpoint.CheckpointError, ValueError) as e:
-        print(f"cnnc run: {who}error: {e}", file=sys.stderr)
-        return 1
+        return _failed(world, 1, e)
+
+
+def _failed(world: distributed.World, code: int, error: Exception) -> int:
+    """Report an error in one line and return its exit code. Under MPI the job is aborted:
+    the other ranks would otherwise wait for this one in their next collective for ever (a
+    plain exit does not make mpiexec stop them). A rank other than 0 waits a second first, so
+    an error every rank meets (most are: the same options and data) is reported once, by rank
+    0, whose abort ends the others while they wait."""
+    if world.size > 1 and world.rank:
+        time.sleep(1)
+    who = f"rank {world.rank}: " if world.rank else ""
+    print(f"cnnc run: {who}error: {error}", file=sys.stderr, flush=True)
+    if world.size > 1:
+        world.abort(code)
+    return code
 
 
 def _train(args: argparse.Namespace, world: distributed.World) -> int:

@@ -16,6 +16,8 @@ import numpy as np
 from cnnc import build_model, compile_file
 from cnnc_runtime import jit
 from cnnc_runtime.data import load_dataset, normalise
+from cnnc_runtime.device import select_gpu, to_host
+from cnnc_runtime.distributed import world
 from cnnc_runtime.train import Data, TrainConfig, train
 
 SHAPES = {"mnist1d_cnn": (1, 40), "resnet20_cifar": (3, 8, 8)}  # resnet20 tiny: 50 fast steps
@@ -38,22 +40,23 @@ def data(spec: str) -> Data:
 
 def train_run(out: Path, name: str, spec: str, dtype: str = "float64", epochs: int = 1,
               sync_bn: bool = False, resume: str | None = None, steps: int = 50,
-              **settings: object) -> dict:
+              device: str = "cpu", **settings: object) -> dict:
     """Train `spec` for `steps` steps an epoch (16 images each, SGD with momentum) into
-    out/name, or on from out/resume's checkpoint; its final weights."""
-    model = build_model(compile_file(spec, SHAPES[spec]), dtype=dtype, seed=0)
+    out/name, or on from out/resume's checkpoint, on `device` (a GPU per rank); its final
+    weights."""
+    if device == "gpu":
+        select_gpu(world().local_rank)
+    model = build_model(compile_file(spec, SHAPES[spec]), dtype=dtype, seed=0, device=device)
     config = TrainConfig(epochs=epochs, batch_size=16, lr=0.05, sync_bn=sync_bn,
                          **settings)
     ckpt = out / resume / "checkpoint.safetensors" if resume else None
     d = data(spec)
     d = replace(d, x_train=d.x_train[:16 * steps], y_train=d.y_train[:16 * steps])
     train(model, d, config, out / name, {"spec": spec}, io.StringIO(), resume=ckpt)
-    return {k: np.asarray(v) for k, v in model.params.items()}
+    return {k: to_host(v) for k, v in model.params.items()}
 
 
 def main(out: str, *runs: str) -> None:
-    from cnnc_runtime.distributed import world
-
     jit.set_threads(1)
     for text in runs:
         settings = json.loads(text)

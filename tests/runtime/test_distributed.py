@@ -145,3 +145,23 @@ def test_ctrl_c_stops_every_rank_after_the_same_step_and_saves(tmp_path):
     assert err.count("interrupted") == 1  # rank 0 alone speaks
     _, meta = read_run(saved)
     assert json.loads(meta["position"])["step"] > 0
+
+
+def test_an_error_every_rank_meets_is_printed_once_and_ends_the_job(tmp_path):
+    done = subprocess.run([MPIEXEC, "-n", "2", str(BIN / "cnnc"), "run", "mnist1d_cnn",
+                           "--train", "--data", "mnist1d", "--batch-size", "15", "--out",
+                           str(tmp_path)], check=False, env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.count("error: --batch-size 15 does not split into 2 equal shares") == 1
+
+
+@pytest.mark.gpu
+def test_two_gpu_ranks_reduce_through_nccl_to_the_weights_of_one_gpu(tmp_path):
+    cupy = pytest.importorskip("cupy")
+    if not cupy.is_available() or cupy.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("needs 2 CUDA GPUs")
+    settings = {"spec": "resnet20_cifar", "sync_bn": True, "device": "gpu", "steps": 20}
+    two_ranks(tmp_path, {"gpu": settings})
+    alone = job.train_run(tmp_path / "alone", "gpu", **settings)
+    assert relative(alone, dict(np.load(tmp_path / "gpu" / "weights.npz"))) < 1e-10
