@@ -114,7 +114,7 @@ class Mpi:
             a[...] = xp.asarray(flat[at:at + a.size].reshape(a.shape), dtype=a.dtype)
             at += a.size
 
-    def reducer(self, xp: Any, buckets: list[list[tuple[str, tuple[int, ...]]]],
+    def reducer(self, xp: Any, groups: list[list[tuple[str, tuple[int, ...]]]],
                 dtype: Any) -> Reducer:
         """The gradient averager for these buckets (name, shape) of `dtype`: MPI on host
         arrays, NCCL between GPUs."""
@@ -122,8 +122,8 @@ class Mpi:
 
         if on_gpu(xp):
             from cnnc_runtime.nccl import NcclReducer
-            return NcclReducer(self, xp, buckets, dtype)
-        return MpiReducer(self, buckets, dtype)
+            return NcclReducer(self, xp, groups, dtype)
+        return MpiReducer(self, groups, dtype)
 
     def describe(self) -> str:
         by_host: dict[str, list[str]] = {}
