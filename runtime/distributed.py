@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cnnc_runtime.device import on_gpu, to_host
 from cnnc_runtime.losses import softmax_cross_entropy
 from cnnc_runtime.model import Model
 from cnnc_runtime.optim import Optimizer
@@ -36,7 +37,9 @@ from cnnc_runtime.optim import Optimizer
 # How a launcher tells its processes their rank and count: MPICH's hydra (PMI_*), Open MPI.
 SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 INSTALL = "pip install 'cnnc[mpi]' (mpi4py and MPICH from PyPI; no system MPI needed)"
-BUCKET_BYTES = 1 << 20  # bench/distributed.py: small enough that the first starts early
+# PyTorch's DDP takes 25 MB; smaller here so that a small network still has several buckets to
+# overlap (resnet20's whole gradient is 1.1 MB). Not tuned by measurement.
+BUCKET_BYTES = 1 << 20
 TERMINATED = 143  # 128 + SIGTERM, the shell's convention
 
 
@@ -101,8 +104,6 @@ class Mpi:
     def broadcast(self, xp: Any, arrays: Mapping[str, Any]) -> None:
         """Overwrite `arrays` (name -> array of `xp`, the same names and shapes on every rank)
         in place with rank 0's values: one buffer, one broadcast, exact in float64."""
-        from cnnc_runtime.device import to_host
-
         names = sorted(arrays)
         if not names:
             return
@@ -118,8 +119,6 @@ class Mpi:
                 dtype: Any) -> Reducer:
         """The gradient averager for these buckets (name, shape) of `dtype`: MPI on host
         arrays, NCCL between GPUs."""
-        from cnnc_runtime.device import on_gpu
-
         if on_gpu(xp):
             from cnnc_runtime.nccl import NcclReducer
             return NcclReducer(self, xp, groups, dtype)
@@ -152,8 +151,8 @@ def any_rank(w: World, flag: bool) -> bool:
 
 
 class ParallelStep:
-    """runtime/train.py's `_train_step` over the ranks: each its share of the batch; the gradients averaged in
-    buckets while backward runs; the loss and counts (and whether any rank was asked to stop)
+    """runtime/train.py's `_train_step` over the ranks: each its share of the batch; the
+    gradients averaged in buckets while backward runs; the loss and counts (and whether any rank was asked to stop)
     summed over the global batch, so every rank takes the same decision after the step."""
 
     def __init__(self, world: Mpi, model: Model, stop: Callable[[], bool]) -> None:
@@ -182,11 +181,10 @@ class ParallelStep:
         return loss, int(correct), int(seen), int(images)
 
 
-
 def _stop_all_on_failure(w: Mpi) -> None:
     """A rank that fails must not leave the others waiting in an allreduce for ever. An
     uncaught exception or a SIGTERM prints one line naming the rank and aborts the job
-    (mpiexec then stops every rank within a second); a rank killed outright (SIGKILL, a crash)
+    (MPI_Abort: mpiexec then stops every rank within a second); a rank killed outright (SIGKILL, a crash)
     cannot speak, and mpiexec's own clean-up stops the others and names its pid, which the
     run's first lines map to its rank (`describe`)."""
     label = f"rank {w.rank} of {w.size} (pid {os.getpid()} on {socket.gethostname()})"
@@ -200,7 +198,7 @@ def _stop_all_on_failure(w: Mpi) -> None:
     def on_term(signum: int, frame: Any) -> None:
         print(f"cnnc run: {label} received SIGTERM: stopping every rank; the last "
               "checkpoint is whole: continue with --resume", file=sys.stderr, flush=True)
-        os._exit(TERMINATED)
+        w.abort(TERMINATED)  # a plain exit would not stop the others
 
     sys.excepthook = on_exception
     try:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnc_runtime.device import to_host
+
 _world: Any = None  # the ranks the statistics span, while `across` holds
 
 
@@ -44,8 +46,6 @@ def count(x: Any) -> int:
 
 def _sum(xp: Any, rows: list[Any]) -> list[Any]:
     """Each (C,) array summed over the ranks, in float64 (one allreduce for all)."""
-    from cnnc_runtime.device import to_host
-
     local = np.stack([to_host(r).astype(np.float64) for r in rows])  # (K, C)
     total = _world.sum(local)
     return [xp.asarray(t) for t in total]
