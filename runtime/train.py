@@ -21,9 +21,9 @@ across the ranks.
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -128,7 +128,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
            world: distributed.World) -> Outcome:
     writer = world.rank == 0
     if not writer:
-        log = open(os.devnull, "w")  # noqa: SIM115 (closed with the process)
+        log = io.StringIO()  # not a terminal: it gets one summary line an epoch, unread
     position, outcome, saved = Position(), Outcome(), None
     if resume is not None:
         saved = read_run(resume)
@@ -198,7 +198,8 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
                 bar.update(f"loss {position.loss_sum / position.images:.4f}  "
                            f"acc {position.correct / position.seen:5.1%}  "
                            f"{position.images / position.seconds:6,.0f} img/s")
-                if getattr(step, "stopping", False):  # a rank saw Ctrl-C: all stop here
+                # a rank saw Ctrl-C: all stop here, or after the epoch's record at its end
+                if getattr(step, "stopping", False) and position.step % steps_per_epoch:
                     bar.close()
                     save()
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
