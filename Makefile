@@ -42,6 +42,8 @@ $(VENV)/.installed: $(VENV)/.base
 	$(BIN)/pip install -q torch==2.13.0 || echo "torch 2.13.0 not installed: PyTorch cross-checks will skip"
 	@# CuPy and NVRTC compile the CUDA kernels to PTX in a test, which needs no GPU.
 	$(BIN)/pip install -q cupy-cuda12x nvidia-cuda-nvrtc-cu12 || echo "CuPy/NVRTC not installed: the CUDA compile test will skip"
+	@# mpi4py and MPICH's mpiexec for the 2-rank distributed tests, which skip without them.
+	$(BIN)/pip install -q -e '.[mpi]' || echo "mpi4py/MPICH not installed: the distributed tests will skip"
 	touch $@
 
 demo: $(VENV)/.base

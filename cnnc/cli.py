@@ -206,6 +206,9 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--val-split", metavar="F",
                        type=_number("a fraction in (0, 1), e.g. 0.1", lambda v: 0 < v < 1),
                        help="hold out this fraction of the training split for validation (none)")
+    train.add_argument("--sync-bn", action="store_true", default=None,
+                       help="under mpiexec: BatchNorm statistics over every rank's share of "
+                            "the batch (each rank's own)")
     train.add_argument("--seed", type=_whole(0, 2**32 - 1), metavar="S",
                        help="initialisation, shuffling, dropout and data generation (0)")
     train.add_argument("--out", type=FsPath, metavar="DIR", help="where checkpoint, metrics "

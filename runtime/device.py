@@ -60,6 +60,25 @@ def _cupy() -> ModuleType:
     return cupy
 
 
+def select_gpu(local_rank: int) -> None:
+    """Make GPU number `local_rank` (modulo the GPUs there are) this process's: distributed
+    training runs one rank per GPU of each machine."""
+    cupy = _cupy()
+    cupy.cuda.Device(local_rank % cupy.cuda.runtime.getDeviceCount()).use()
+
+
+def nccl() -> ModuleType:
+    """CuPy's binding of NCCL (DeviceError when this CuPy has none)."""
+    try:
+        from cupy.cuda import nccl as binding
+    except ImportError:
+        binding = None
+    if binding is None or not getattr(binding, "available", True):
+        raise DeviceError("distributed training on GPUs needs NCCL, which this CuPy lacks: "
+                          "pip install nvidia-nccl-cu12 (CUDA 12) or nvidia-nccl-cu13")
+    return binding
+
+
 def on_gpu(xp: ModuleType) -> bool:
     """Whether arrays of `xp` live on a GPU (xp is cupy)."""
     return xp is not numpy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -41,14 +41,17 @@ def forward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType], 
 
 def backward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType], tape: Tape,
              douts: Mapping[str, Any], tensors: Mapping[str, Any],
-             input_grad: bool = True) -> tuple[dict, Any]:
+             input_grad: bool = True,
+             on_grad: Callable[[str, Any], None] | None = None) -> tuple[dict, Any]:
     """Gradients of every tensor the steps read (by Tensor name) and of the input.
 
     `douts` gives the gradient of some outputs; a step whose output gets no gradient (an
     auxiliary head left out of the loss) is skipped and its parameters get zeros. Gradients
     reaching one value from several readers add up. Without `input_grad` the input's gradient
     is None, and kernels that can (SKIPS_DX) leave it uncomputed: for a first conv that is
-    most of its backward pass.
+    most of its backward pass. `on_grad(name, grad)` hears each parameter's gradient as soon
+    as its step is done (it is final then: one step owns each parameter), so distributed
+    training can send it while earlier steps still compute (runtime/distributed.py).
     """
     grads: dict[str, Any] = dict(douts)
     dtensors: dict[str, Any] = {}
@@ -67,4 +70,6 @@ def backward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType],
                 grads[name] = grads[name] + dx if name in grads else dx
         for local, dp in dparams.items():
             dtensors[step.params[local]] = dp
+            if on_grad is not None:
+                on_grad(step.params[local], dp)
     return dtensors, grads.get("input")

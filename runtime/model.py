@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -111,17 +111,19 @@ class Model:
                                                     training, self.rng)
         return self.outputs[sched.outputs[0]]
 
-    def backward(self, dy: Any, input_grad: bool = False) -> dict[str, Any]:
+    def backward(self, dy: Any, input_grad: bool = False,
+                 on_grad: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
         """Gradients of every parameter from the gradient of the first output (or a dict of
         output name -> gradient), after a training forward. With `input_grad` the input's
         gradient is left in `input_grad` (otherwise None: training does not need it, and a
-        first conv then skips most of its backward pass)."""
+        first conv then skips most of its backward pass). `on_grad(name, grad)` hears each
+        gradient as soon as it is final (executor.backward)."""
         if self._tape is None:
             raise RuntimeError("backward needs a forward pass with training=True first")
         douts = dy if isinstance(dy, Mapping) else {self.plan.training.outputs[0]: dy}
         grads, self.input_grad = executor.backward(self.xp, self.plan.training, KERNELS,
                                                    self._tape, douts, self.tensors(),
-                                                   input_grad)
+                                                   input_grad, on_grad)
         self._tape = None
         return {name: grads[name] if name in grads else self.xp.zeros_like(value)
                 for name, value in self.params.items()}

@@ -11,10 +11,17 @@ Files in the output directory: checkpoint.safetensors (weights, BN state, optimi
 data normalisation, and the run's position and settings as metadata; written atomically, so a
 kill at any moment leaves the previous one whole), metrics.jsonl (one line per epoch) and
 curves.png.
+
+Under `mpiexec -n N` the loop runs data-parallel (runtime/distributed.py): every global batch
+is the one a single process would take, split into N equal shares in rank order, and the
+averaged gradients make one optimizer step, so the run takes the same steps for any N and can
+resume with another N. Rank 0 alone writes the files and the progress; the evaluation is split
+across the ranks.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import signal
@@ -26,7 +33,7 @@ from typing import Self, TextIO
 
 import numpy as np
 
-from cnnc_runtime import checkpoint, metrics
+from cnnc_runtime import checkpoint, distributed, metrics, sync_bn
 from cnnc_runtime.augment import mirror_half, random_crop
 from cnnc_runtime.data import Dataset
 from cnnc_runtime.device import batches_on, to_host
@@ -62,6 +69,7 @@ class TrainConfig:
     crop: int = 0  # pad each example by this many pixels and crop it back at a random offset
     val_split: float = 0.0  # the fraction of the training split held out for validation
     seed: int = 0
+    sync_bn: bool = False  # several ranks: BatchNorm statistics over the global batch
 
 
 @dataclass
@@ -102,10 +110,25 @@ class RunError(ValueError):
 
 
 def train(model: Model, data: Data, config: TrainConfig, out: Path,
-          identity: Mapping[str, str], log: TextIO, resume: Path | None = None) -> Outcome:
+          identity: Mapping[str, str], log: TextIO, resume: Path | None = None,
+          world: distributed.World | None = None) -> Outcome:
     """Train `model` in place; `identity` (spec name, hash, input shape, dataset) goes into every
     checkpoint. With `resume`, the run continues from that checkpoint with its own settings,
-    all but `epochs`, which comes from `config` (so a finished run can be extended)."""
+    all but `epochs`, which comes from `config` (so a finished run can be extended). `world`
+    is the ranks to train over (distributed.world(): those mpiexec started, or one process)."""
+    world = world or distributed.world()
+    if world.size > 1:
+        with sync_bn.across(world if config.sync_bn else None):
+            return _train(model, data, config, out, identity, log, resume, world)
+    return _train(model, data, config, out, identity, log, resume, world)
+
+
+def _train(model: Model, data: Data, config: TrainConfig, out: Path,
+           identity: Mapping[str, str], log: TextIO, resume: Path | None,
+           world: distributed.World) -> Outcome:
+    writer = world.rank == 0
+    if not writer:
+        log = io.StringIO()  # not a terminal: it gets one summary line an epoch, unread
     position, outcome, saved = Position(), Outcome(), None
     if resume is not None:
         saved = read_run(resume)
@@ -114,6 +137,9 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
     if steps_per_epoch == 0:
         raise RunError(f"the training split has {plural(len(data.x_train), 'example')}, fewer "
                        f"than one batch of {config.batch_size}: lower --batch-size")
+    if config.batch_size % world.size:
+        raise RunError(f"--batch-size {config.batch_size} does not split into {world.size} "
+                       f"equal shares, one per rank: make it a multiple of {world.size}")
     optimizer = make_optimizer(config.optimizer, model.params, model.trainable, model.xp,
                                momentum=config.momentum, nesterov=config.nesterov,
                                weight_decay=config.weight_decay)
@@ -123,11 +149,17 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
                              total_steps=config.epochs * steps_per_epoch,
                              warmup_steps=config.warmup_epochs * steps_per_epoch,
                              step_every=config.step_epochs * steps_per_epoch, gamma=config.gamma)
-    out.mkdir(parents=True, exist_ok=True)
-    _rewrite_metrics(out, outcome.history)
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
+        _rewrite_metrics(out, outcome.history)
+    step = _train_step
+    if world.size > 1:
+        world.broadcast(model.xp, model.tensors())  # every rank starts from rank 0's weights
+        step = distributed.ParallelStep(world, model, stop=lambda: stop.requested)
 
     def save() -> None:
-        _save(out, model, optimizer, data, config, identity, position, outcome.history)
+        if writer:
+            _save(out, model, optimizer, data, config, identity, position, outcome.history)
 
     # A diverging step overflows before its loss is checked: the check speaks, not NumPy.
     with _StopFlag() as stop, np.errstate(all="ignore"):
@@ -136,16 +168,19 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
             bar = Bar(log, f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch,
                       done=position.step % steps_per_epoch)
             started = time.perf_counter() - position.seconds
-            batches = _batches(data, config, epoch, position.step % steps_per_epoch)
+            batches = _batches(data, config, epoch, position.step % steps_per_epoch,
+                               world.rank, world.size)
             for x, y in batches_on(model.xp, batches):
-                if stop.requested:  # between steps, so the checkpoint holds whole updates
+                # between steps, so the checkpoint holds whole updates; ranks decide together
+                if stop.requested and world.size == 1:
                     bar.close()
                     save()
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
                                   f"step {position.step}; saved {out / CHECKPOINT}")
-                model.reseed([config.seed, position.step])
+                # dropout: each rank draws for its own share (the draws then depend on N)
+                model.reseed([config.seed, position.step, *([world.rank] * (world.size > 1))])
                 lr = schedule.lr(position.step)
-                loss, correct = _train_step(model, optimizer, x, y, lr)
+                loss, correct, seen, images = step(model, optimizer, x, y, lr)
                 if not math.isfinite(loss):
                     bar.close()
                     kept = (f"{out / CHECKPOINT} still holds epoch {len(outcome.history)}"
@@ -154,24 +189,33 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
                                   f"{epoch + 1}, step {position.step + 1} (learning rate "
                                   f"{lr:.3g}); {kept}. Try a smaller --lr, or --warmup-epochs")
                 position.step += 1
-                position.loss_sum += loss * len(x)
+                position.loss_sum += loss * images
                 position.correct += correct
-                position.seen += y.size
-                position.images += len(x)
+                position.seen += seen
+                position.images += images
                 position.seconds = time.perf_counter() - started
                 # fixed widths, so the line (and the bar fitted beside it) keeps its length
                 bar.update(f"loss {position.loss_sum / position.images:.4f}  "
                            f"acc {position.correct / position.seen:5.1%}  "
                            f"{position.images / position.seconds:6,.0f} img/s")
-            record = _epoch_record(model, data, epoch, position, schedule.lr(position.step - 1))
+                # a rank saw Ctrl-C: all stop here, or after the epoch's record at its end
+                if getattr(step, "stopping", False) and position.step % steps_per_epoch:
+                    bar.close()
+                    save()
+                    return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
+                                  f"step {position.step}; saved {out / CHECKPOINT}")
+            world.broadcast(model.xp, model.state)  # per-rank BN statistics: rank 0's count
+            record = _epoch_record(model, data, epoch, position, schedule.lr(position.step - 1),
+                                   world)
             record["seconds"] = round(time.perf_counter() - started, 3)
             bar.close(_summary(record))
             outcome.history.append(record)
             position = Position(step=position.step)
             save()
-            _append_metrics(out, record)
-            plot_curves(out / CURVES, outcome.history, identity.get("spec", ""))
-            if stop.requested:
+            if writer:
+                _append_metrics(out, record)
+                plot_curves(out / CURVES, outcome.history, identity.get("spec", ""))
+            if distributed.any_rank(world, stop.requested):
                 return _ended(outcome, "interrupted", f"interrupted after epoch {epoch + 1}; "
                               f"saved {out / CHECKPOINT}")
     return outcome
@@ -182,7 +226,8 @@ def _ended(outcome: Outcome, why: str, message: str) -> Outcome:
     return outcome
 
 
-def _epoch_record(model: Model, data: Data, epoch: int, position: Position, lr: float) -> dict:
+def _epoch_record(model: Model, data: Data, epoch: int, position: Position, lr: float,
+                  world: distributed.World) -> dict:
     """The metrics.jsonl line of an epoch: training sums, then a pass over the validation split
     (with its size) if there is one, and over the test split."""
     record = {"epoch": epoch + 1,
@@ -191,7 +236,7 @@ def _epoch_record(model: Model, data: Data, epoch: int, position: Position, lr: 
     for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
         if x is None:
             continue
-        loss, matrix = evaluate(model, x, y, len(data.classes))
+        loss, matrix = evaluate(model, x, y, len(data.classes), world=world)
         record |= {f"{split}_loss": loss, f"{split}_acc": metrics.accuracy(matrix)}
         if data.task == "segment":
             record[f"{split}_miou"] = metrics.mean_iou(matrix)
@@ -201,8 +246,16 @@ def _epoch_record(model: Model, data: Data, epoch: int, position: Position, lr: 
 
 
 def evaluate(model: Model, x: np.ndarray, y: np.ndarray, classes: int,
-             batch: int = EVAL_BATCH) -> tuple[float, np.ndarray]:
-    """(mean loss, confusion matrix) of the model in evaluation mode over x, y."""
+             batch: int = EVAL_BATCH, world: distributed.World | None = None
+             ) -> tuple[float, np.ndarray]:
+    """(mean loss, confusion matrix) of the model in evaluation mode over x, y; with several
+    ranks each scores a contiguous share and the sums are added up."""
+    if world is not None and world.size > 1:
+        lo, hi = (len(x) * world.rank // world.size, len(x) * (world.rank + 1) // world.size)
+        loss, matrix = evaluate(model, x[lo:hi], y[lo:hi], classes, batch)
+        sums = world.sum(np.concatenate([[loss * y[lo:hi].size], matrix.ravel()]))
+        return float(sums[0]) / max(y.size, 1), sums[1:].round().astype(np.int64).reshape(
+            matrix.shape)
     total, matrix = 0.0, np.zeros((classes, classes), np.int64)
     for a in range(0, len(x), batch):
         logits = model.forward(x[a:a + batch])
@@ -215,8 +268,9 @@ def evaluate(model: Model, x: np.ndarray, y: np.ndarray, classes: int,
 
 
 def _train_step(model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray,
-                lr: float) -> tuple[float, int]:
-    """One optimizer step; (batch loss, correct predictions) measured before the update."""
+                lr: float) -> tuple[float, int, int, int]:
+    """One optimizer step; (batch loss, correct predictions, values scored, images)
+    measured before the update."""
     xp = model.xp
     labels = xp.asarray(y)
     logits = model.forward(x, training=True)
@@ -226,19 +280,24 @@ def _train_step(model: Model, optimizer: Optimizer, x: np.ndarray, y: np.ndarray
     if math.isfinite(loss):
         optimizer.step(model.backward(dlogits), lr)
         model.changed()
-    return loss, correct
+    return loss, correct, labels.size, len(x)
 
 
-def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
-             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _batches(data: Data, config: TrainConfig, epoch: int, skip: int, rank: int = 0,
+             ranks: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The epoch's shuffled full batches (a last partial batch is dropped, so every step sees
     batch_size examples), from batch number `skip` on, on the host; --flip and --crop change
-    them here, each from its own generator of (seed, step)."""
+    them here, each from its own generator of (seed, step). Of `ranks`, `rank` takes share
+    number `rank` of each: a rule of (seed, step) and the rank alone, so the global batches
+    are the same for any number of ranks (augmented whole, then shared, for the same draws)."""
     order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
     b, steps = config.batch_size, len(order) // config.batch_size
     fill = -data.mean / data.std  # a zero pixel, normalised: --crop's border is black
+    share = slice(b * rank // ranks, b * (rank + 1) // ranks)
+    augments = config.flip or config.crop
     for i in range(skip, steps):
         index = np.sort(order[i * b:(i + 1) * b])  # sorted: a gather that walks memory forward
+        index = index if augments else index[share]
         x, y = data.x_train[index], data.y_train[index]
         step = epoch * steps + i
         if config.flip:
@@ -246,7 +305,7 @@ def _batches(data: Data, config: TrainConfig, epoch: int, skip: int
         if config.crop:
             x, y = random_crop(x, y, config.crop, fill,
                                np.random.default_rng([config.seed, step, 2]))
-        yield x, y
+        yield (x[share], y[share]) if augments else (x, y)
 
 
 def _summary(record: dict) -> str:

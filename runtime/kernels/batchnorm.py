@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnc_runtime import sync_bn
+
 
 def _axes(ndim: int) -> tuple[int, ...]:
     """Every axis but the channel axis 1."""
@@ -101,11 +103,12 @@ def backward_from_xhat(xp: Any, dy: Any, xhat: Any | None, inv_std: Any, weight:
     scale = inv_std if weight is None else weight * inv_std  # (C,)
     if not training:
         return dy * per_channel(scale, nd), dweight, dbias
-    # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), written into one buffer
-    m = dy.size // dy.shape[1]
-    dx = xp.multiply(xhat, per_channel(-dweight / m, nd))
+    # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), written into one buffer; the
+    # means over every rank's batch under --sync-bn (the parameter gradients stay this rank's)
+    total, dot, m = sync_bn.batch_sums(xp, dbias, dweight, dy.size // dy.shape[1])
+    dx = xp.multiply(xhat, per_channel(-dot / m, nd))
     dx += dy
-    dx -= per_channel(dbias / m, nd)
+    dx -= per_channel(total / m, nd)
     dx *= per_channel(scale, nd)
     return dx, dweight, dbias
 
@@ -116,10 +119,10 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     nd, eps = x.ndim, attrs["eps"]
     weight, bias = params.get("weight"), params.get("bias")
     if training:
-        mean, var, xhat = _centred(xp, x)
+        mean, var, xhat = sync_bn.centred(xp, x) if sync_bn.active() else _centred(xp, x)
         inv_std = 1.0 / xp.sqrt(var + eps)  # (C,)
         xhat *= per_channel(inv_std, nd)  # (N, C, ...), normalised in place
-        update_running_stats(xp, params, mean, var, x.size // x.shape[1], attrs["momentum"])
+        update_running_stats(xp, params, mean, var, sync_bn.count(x), attrs["momentum"])
         y = xhat  # not affine: y is xhat itself, saved once
         if weight is not None:  # affine: weight and bias come together, as in PyTorch
             y = xhat * per_channel(weight, nd)  # a new array, so the bias goes in place

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from cnnc_runtime import device, jit
+from cnnc_runtime import device, jit, sync_bn
 from cnnc_runtime.kernels import batchnorm, conv
 
 BN = "bn."
@@ -54,7 +54,7 @@ def fused_forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bo
     bn = attrs["bn"]
     if training:
         mean, var = moments(xp, y)
-        batchnorm.update_running_stats(xp, bn_params, mean, var, y.size // y.shape[1],
+        batchnorm.update_running_stats(xp, bn_params, mean, var, sync_bn.count(y),
                                        bn["momentum"])
     else:  # copied: a later training step updates the running statistics in place
         mean, var = bn_params["running_mean"].copy(), bn_params["running_var"]
@@ -82,7 +82,10 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
 # The three passes: CUDA on a GPU, the NumPy reference elsewhere -------------------------------
 
 def moments(xp: Any, y: Any) -> tuple[Any, Any]:
-    """Batch mean and biased variance (C,) of y (N, C, *S) per channel."""
+    """Batch mean and biased variance (C,) of y (N, C, *S) per channel; over every rank's
+    batch under --sync-bn (runtime/sync_bn.py)."""
+    if sync_bn.active():
+        return sync_bn.centred(xp, y)[:2]
     if device.on_gpu(xp):
         return _moments(xp, y)
     return _moments_cpu(y) if jit.enabled(xp) else moments_reference(xp, y)
@@ -102,10 +105,10 @@ def normalise(xp: Any, y: Any, mean: Any, scale: Any, beta: Any, relu: bool) -> 
 def normalise_backward(xp: Any, dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any,
                        beta: Any, relu: bool, training: bool) -> tuple[Any, Any, Any]:
     """(dy (N, C, *S), dweight (C,), dbias (C,)) of `normalise`, through the batch statistics
-    when `training`."""
-    if device.on_gpu(xp):
+    when `training`; the reference's, with its sums over every rank, under --sync-bn."""
+    if device.on_gpu(xp) and not sync_bn.active():
         return _normalise_backward(xp, dz, y, mean, inv_std, scale, beta, relu, training)
-    if jit.enabled(xp):
+    if jit.enabled(xp) and not sync_bn.active():
         return _normalise_backward_cpu(dz, y, mean, inv_std, scale, beta, relu, training)
     return normalise_backward_reference(xp, dz, y, mean, inv_std, scale, beta, relu, training)
 
@@ -137,10 +140,10 @@ def normalise_backward_reference(xp: Any, dz: Any, y: Any, mean: Any, inv_std: A
     dbias = batchnorm.channel_sum(xp, g)
     dweight = batchnorm.channel_sum(xp, g * xhat)
     if training:
-        m = y.size // y.shape[1]
-        dy = xp.multiply(xhat, batchnorm.per_channel(-dweight / m, nd))
+        total, dot, m = sync_bn.batch_sums(xp, dbias, dweight, y.size // y.shape[1])
+        dy = xp.multiply(xhat, batchnorm.per_channel(-dot / m, nd))
         dy += g
-        dy -= batchnorm.per_channel(dbias / m, nd)
+        dy -= batchnorm.per_channel(total / m, nd)
     else:
         dy = g.copy() if g is dz else g
     dy *= batchnorm.per_channel(scale, nd)
