@@ -16,6 +16,7 @@ from pathlib import Path as FsPath
 
 from cnnc.errors import CnncError
 from cnnc.report.dot import RANKDIRS
+from cnnc.shape_text import parse_shape
 from cnnc.spec.limits import MAX_LAYERS
 
 DIAGRAMS = ("dot", "svg", "png", "pdf")
@@ -24,18 +25,6 @@ FORMATS = ("table", "json", *PAPER, *DIAGRAMS)
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
               ".json": "json", ".txt": "table", ".md": "markdown", ".tex": "latex",
               ".csv": "csv"}
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """`3x224x224` (or `3,224,224`) -> (3, 224, 224)."""
-    try:
-        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1 or len(shape) > 4:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a shape: write channels and sizes without the batch, e.g. 3x32x32")
-    return shape
 
 
 def _depth(text: str) -> int:
