@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from cnnc.errors import CnncError
 from cnnc.passes.input_sizes import MAX_SIZES
 from cnnc.report.dot import RANKDIRS
+from cnnc.shape_text import parse_shape
 from cnnc.spec.limits import MAX_LAYERS
 
 if TYPE_CHECKING:
@@ -29,18 +30,6 @@ FORMATS = ("table", "json", *PAPER, *DIAGRAMS)
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
               ".json": "json", ".txt": "table", ".md": "markdown", ".tex": "latex",
               ".csv": "csv"}
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """`3x224x224` (or `3,224,224`) -> (3, 224, 224)."""
-    try:
-        shape = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1 or len(shape) > 4:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a shape: write channels and sizes without the batch, e.g. 3x32x32")
-    return shape
 
 
 def _depth(text: str) -> int:

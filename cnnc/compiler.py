@@ -11,6 +11,7 @@ from typing import Any, Literal
 import networkx as nx
 from pydantic import ValidationError
 
+from cnnc.compiled import CompiledData, Totals
 from cnnc.errors import CnncError, Diagnostic, SpecError
 from cnnc.ir import keys
 from cnnc.ir.build import build_graph, topological_order
@@ -27,7 +28,7 @@ from cnnc.passes.input_sizes import (
 )
 from cnnc.passes.lint import lint
 from cnnc.passes.macs import count_macs
-from cnnc.passes.memory import Memory, measure_memory
+from cnnc.passes.memory import measure_memory
 from cnnc.passes.params import count_params, numel
 from cnnc.passes.receptive_field import trace_receptive_fields
 from cnnc.passes.shapes import infer_shapes
@@ -44,46 +45,8 @@ from cnnc.zoo import resolve_spec
 
 
 @dataclass(frozen=True)
-class Totals:
-    params: int
-    trainable_params: int
-    buffers: int
-    macs: int              # inference: training-only layers excluded
-    training_macs: int     # forward pass in training, auxiliary heads included
-    activation_bytes: int
-    peak_activation_bytes: int
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A compiled network: the annotated graph (node attributes in cnnc/ir/keys.py) and totals."""
-
-    name: str
-    doc: str | None
-    file: str
-    input_shape: tuple[int, ...]
-    outputs: tuple[str, ...]
-    order: tuple[str, ...]  # topological, deterministic; starts with the input node
-    graph: nx.DiGraph
-    totals: Totals
-    memory: Memory
-    warnings: tuple[Diagnostic, ...] = ()  # what compiles but is likely a mistake (passes/lint.py)
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self.graph.nodes[self.outputs[0]][keys.SHAPE]
-
-    @property
-    def layers(self) -> list[str]:
-        """Layer ids in topological order (the input node left out)."""
-        return list(self.order[1:])
-
-    def node(self, node_id: str) -> dict[str, Any]:
-        return self.graph.nodes[node_id]
+class Compiled(CompiledData):
+    """A compiled network (cnnc/compiled.py) with its reports: table, JSON, diagram."""
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)

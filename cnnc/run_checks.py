@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnc.compiler import Compiled
+from cnnc.shape_text import parse_shape
 from cnnc_runtime import checkpoint
 from cnnc_runtime.data import DataError, Dataset
 from cnnc_runtime.memory_check import check_activations
@@ -92,7 +93,6 @@ def shape_option(args: argparse.Namespace) -> tuple[int, ...] | None:
     """--input as a shape (3x32x32) in --train and --eval; in --infer it names files."""
     if not args.input or args.infer:
         return None
-    from cnnc.cli import parse_shape
     if len(args.input) != 1:
         raise RunUsage("--input takes one shape here, e.g. --input 1x32x32")
     try:

@@ -12,6 +12,7 @@ import networkx as nx
 
 from cnnc.errors import Diagnostic, GraphError
 from cnnc.ir import keys
+from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.spec.expand import Network, call_notes
 
@@ -45,8 +46,9 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
                 "list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
     if order is not None and not net.reference_errors:  # else "unused" would be noise
         needed = set(net.outputs).union(*(nx.ancestors(g, o) for o in net.outputs))
+        nodes = node_table(g)
         for node in order:
-            layer = g.nodes[node][keys.LAYER]
+            layer = nodes[node][keys.LAYER]
             if layer is not None and node not in needed:
                 problems.append(Diagnostic(
                     "unused", f"the output of '{node}' is never used", source.value(layer.path),
@@ -58,11 +60,13 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
 
 
 def _mark_training_only(g: nx.DiGraph, net: Network, order: list[str]) -> None:
+    nodes = node_table(g)
     for node in order:
-        layer = g.nodes[node][keys.LAYER]
-        g.nodes[node][keys.TRAINING_ONLY] = layer is not None and (
-            layer.attrs.training_only or any(g.nodes[p][keys.TRAINING_ONLY] for p in g.pred[node]))
-    if all(g.nodes[o][keys.TRAINING_ONLY] for o in net.outputs):
+        data = nodes[node]
+        layer = data[keys.LAYER]
+        data[keys.TRAINING_ONLY] = layer is not None and (
+            layer.attrs.training_only or any(nodes[p][keys.TRAINING_ONLY] for p in g.pred[node]))
+    if all(nodes[o][keys.TRAINING_ONLY] for o in net.outputs):
         raise GraphError([Diagnostic(
             "phase", "every output depends on a `training_only` layer, so inference has no output",
             net.source.value(g.nodes[net.outputs[0]][keys.LAYER].path),

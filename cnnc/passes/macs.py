@@ -5,11 +5,14 @@ from __future__ import annotations
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 
 
 def count_macs(g: nx.DiGraph, order: list[str]) -> None:
+    nodes = node_table(g)
     for node in order[1:]:
-        layer = g.nodes[node][keys.LAYER]
-        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
-        g.nodes[node][keys.MACS] = RULES[layer.op].macs(layer.attrs, xs, g.nodes[node][keys.SHAPE])
+        data = nodes[node]
+        layer = data[keys.LAYER]
+        xs = tuple([nodes[p][keys.SHAPE] for p in layer.inputs])
+        data[keys.MACS] = RULES[layer.op].macs(layer.attrs, xs, data[keys.SHAPE])

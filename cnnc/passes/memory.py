@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.keys import node_table
 
 BYTES_PER_ELEMENT = 4  # float32
 
@@ -26,8 +27,9 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
     Every layer output is its own tensor (views such as flatten are not modelled), allocated
     before its layer runs; the network outputs stay alive to the end.
     """
-    steps = [n for n in order if not g.nodes[n][keys.TRAINING_ONLY]]
-    size = {n: math.prod(g.nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT for n in steps}
+    nodes = node_table(g)
+    steps = [n for n in order if not nodes[n][keys.TRAINING_ONLY]]
+    size = {n: math.prod(nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT for n in steps}
     last_read = {}
     for i, node in enumerate(steps):
         for producer in g.pred[node]:

@@ -7,16 +7,19 @@ import math
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 
 
 def count_params(g: nx.DiGraph, order: list[str]) -> None:
+    nodes = node_table(g)
     for node in order[1:]:
-        layer = g.nodes[node][keys.LAYER]
+        data = nodes[node]
+        layer = data[keys.LAYER]
         rule = RULES[layer.op]
-        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
-        g.nodes[node][keys.PARAMS] = rule.params(layer.attrs, xs)
-        g.nodes[node][keys.BUFFERS] = rule.buffers(layer.attrs, xs)
+        xs = tuple([nodes[p][keys.SHAPE] for p in layer.inputs])
+        data[keys.PARAMS] = rule.params(layer.attrs, xs)
+        data[keys.BUFFERS] = rule.buffers(layer.attrs, xs)
 
 
 def numel(shapes: dict[str, tuple[int, ...]]) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.ops.base import Window
 
@@ -32,17 +33,19 @@ ReceptiveField = tuple[AxisField, ...]
 
 
 def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
+    nodes = node_table(g)
     first, *rest = order
-    axes = len(g.nodes[first][keys.SHAPE]) - 1
-    g.nodes[first][keys.RECEPTIVE_FIELD] = (AxisField(1, 1, 0.0),) * axes
+    axes = len(nodes[first][keys.SHAPE]) - 1
+    nodes[first][keys.RECEPTIVE_FIELD] = (AxisField(1, 1, 0.0),) * axes
     for node in rest:
-        layer = g.nodes[node][keys.LAYER]
-        fields = [g.nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
+        data = nodes[node]
+        layer = data[keys.LAYER]
+        fields = [nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
         rule = RULES[layer.op]  # a merge sees what its widest input sees
         widest = max(fields, key=lambda f: sum(a.size for a in f)) if rule.sees == "widest" \
             else fields[0]
-        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
+        xs = tuple([nodes[p][keys.SHAPE] for p in layer.inputs])
         windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))
-        g.nodes[node][keys.RECEPTIVE_FIELD] = widest
+        data[keys.RECEPTIVE_FIELD] = widest

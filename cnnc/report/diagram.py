@@ -23,7 +23,7 @@ from cnnc.ir import keys
 from cnnc.spec.expand import INPUT_ID
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Diagram:
     spine: set[str]        # drawn nodes on the longest path from the input
 
 
-def plan_diagram(c: Compiled, depth: int | None = None) -> Diagram:
+def plan_diagram(c: CompiledData, depth: int | None = None) -> Diagram:
     """The clusters, nodes and edges of `c` drawn to `depth` (None: every layer)."""
     root = Instance("", "")
     owner = {INPUT_ID: INPUT_ID}
@@ -90,7 +90,7 @@ def plan_diagram(c: Compiled, depth: int | None = None) -> Diagram:
     return Diagram(root, list(edges), owner, {owner[n] for n in longest})
 
 
-def instance_output(c: Compiled, box: Instance, owner: dict[str, str]) -> str:
+def instance_output(c: CompiledData, box: Instance, owner: dict[str, str]) -> str:
     """The layer whose output a collapsed instance hands on: the last one read from outside
     (or a network output); the last layer when nothing outside reads it."""
     for node in reversed(box.layers):

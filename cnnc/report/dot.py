@@ -49,7 +49,7 @@ from cnnc.report.units import si
 from cnnc.spec.expand import INPUT_ID
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 
@@ -58,7 +58,7 @@ RANKDIRS = ("TB", "LR", "BT", "RL")
 class Picture:
     """A diagram laid out for Graphviz: what its DOT text is made from."""
 
-    c: Compiled
+    c: CompiledData
     d: Diagram
     rankdir: str
     page: Page | None
@@ -112,7 +112,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def plan_picture(c: Compiled, depth: int | None = None, rankdir: str = "TB", *,
+def plan_picture(c: CompiledData, depth: int | None = None, rankdir: str = "TB", *,
                  size: str | None = None, fold: int | None = None,
                  font: Font = DEFAULT_FONT) -> Picture:
     """The diagram of `c` laid out; `depth` collapses block instances (None: draw every
@@ -195,7 +195,7 @@ def _downs(p: Picture) -> dict[Edge, float]:
     return {e: depth(e.head) - depth(e.tail) for e in p.d.edges}
 
 
-def _node_attrs(c: Compiled, d: Diagram, font: Font) -> dict[str, str]:
+def _node_attrs(c: CompiledData, d: Diagram, font: Font) -> dict[str, str]:
     """Each drawn node's DOT attributes, the label first; a layer inside a cluster shows its
     id relative to the cluster's instance path."""
     attrs = {INPUT_ID: f"label={layer_label(INPUT_ID, '', '', shape_text(c.input_shape), font)}, "
@@ -241,7 +241,7 @@ def _members(p: Picture, where: Instance, lines: list[str], indent: str, level: 
         lines.append(f"{indent}}}")
 
 
-def _layer_attrs(c: Compiled, node: str, cluster: str, font: Font) -> str:
+def _layer_attrs(c: CompiledData, node: str, cluster: str, font: Font) -> str:
     data = c.node(node)
     layer = data[keys.LAYER]
     name = node[len(cluster) + 1:] if cluster else node
@@ -259,7 +259,7 @@ def _layer_attrs(c: Compiled, node: str, cluster: str, font: Font) -> str:
     return attrs
 
 
-def _instance_attrs(c: Compiled, d: Diagram, box: Instance, font: Font) -> str:
+def _instance_attrs(c: CompiledData, d: Diagram, box: Instance, font: Font) -> str:
     nodes = [c.node(n) for n in box.layers]
     output = instance_output(c, box, d.owner)
     line = figures(shape_text(c.node(output)[keys.SHAPE]),
@@ -271,7 +271,7 @@ def _instance_attrs(c: Compiled, d: Diagram, box: Instance, font: Font) -> str:
             f'margin="0.14,0.1"')
 
 
-def _title(c: Compiled, font: Font) -> str:
+def _title(c: CompiledData, font: Font) -> str:
     t = c.totals
     outputs = ", ".join(shape_text(c.node(o)[keys.SHAPE]) for o in c.outputs)
     totals = (f"{shape_text(c.input_shape)} → {outputs} · {si(t.params)} params · "
@@ -279,7 +279,7 @@ def _title(c: Compiled, font: Font) -> str:
     return title_label(c.name, totals, font)
 
 
-def _legend_label(c: Compiled, d: Diagram, font: Font) -> str:
+def _legend_label(c: CompiledData, d: Diagram, font: Font) -> str:
     """The legend of the families (and marks) drawn."""
     drawn = [n for n, owner in d.owner.items() if owner == n and n != INPUT_ID]
     used = {RULES[c.node(n)[keys.LAYER].op].family for n in drawn}

@@ -20,7 +20,7 @@ from cnnc.report.layout import parse_size
 from cnnc.report.render import RenderError, render, svg_or_none
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 SAVES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 # A notebook shows the most detail whose nodes fit this many, on a wide page: about what a
@@ -34,7 +34,7 @@ UNFOLDED = "Graphviz could not lay out the picture folded"
 class Drawing:
     """A diagram of `compiled` with its options (see Compiled.diagram)."""
 
-    compiled: Compiled
+    compiled: CompiledData
     depth: int | None = None
     rankdir: str = "TB"
     size: str | None = None
@@ -103,7 +103,7 @@ class Drawing:
         return dataclasses.replace(self, fold=folds)
 
 
-def readable_depth(c: Compiled, budget: int = NOTEBOOK_NODES) -> int | None:
+def readable_depth(c: CompiledData, budget: int = NOTEBOOK_NODES) -> int | None:
     """The most detailed `depth` whose diagram has at most `budget` nodes: None (every layer)
     where all of them fit, else the deepest collapse that fits, else 0 (one node per top-level
     block)."""
@@ -114,7 +114,7 @@ def readable_depth(c: Compiled, budget: int = NOTEBOOK_NODES) -> int | None:
     return 0
 
 
-def _nodes(c: Compiled, depth: int | None) -> int:
+def _nodes(c: CompiledData, depth: int | None) -> int:
     return len(set(plan_diagram(c, depth).owner.values()))
 
 

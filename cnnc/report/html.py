@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from cnnc.report.table import HEADER, RIGHT, headline, layer_rows, total_rows
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 _RIGHT = ' style="text-align:right"'
 _INDENT = ' style="padding-left:1.5em"'  # `trainable` under `parameters`, as in the terminal
@@ -20,7 +20,7 @@ def _row(cells: tuple[str, ...], tag: str = "td") -> str:
                             for cell, h in zip(cells, HEADER)) + "</tr>"
 
 
-def render_html(c: Compiled, svg: str | None) -> str:
+def render_html(c: CompiledData, svg: str | None) -> str:
     """A `<div>` with the SVG diagram (left out when `svg` is None), the layer table and the
     totals; Jupyter shows it in place of the SVG alone, so it carries both."""
     rows = layer_rows(c)

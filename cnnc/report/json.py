@@ -15,13 +15,13 @@ from cnnc.passes.params import numel
 from cnnc.report.units import number
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 FORMAT = "cnnc.compile"
 VERSION = 1
 
 
-def to_json(c: Compiled) -> dict[str, Any]:
+def to_json(c: CompiledData) -> dict[str, Any]:
     t = c.totals
     return {
         "format": FORMAT,
@@ -51,7 +51,7 @@ def _warning(w: Diagnostic) -> dict[str, Any]:
             "col": w.span.col if w.span else None, "hint": w.hint}
 
 
-def _node(c: Compiled, node_id: str) -> dict[str, Any]:
+def _node(c: CompiledData, node_id: str) -> dict[str, Any]:
     data = c.node(node_id)
     layer = data[keys.LAYER]
     rf = data[keys.RECEPTIVE_FIELD]

@@ -18,7 +18,7 @@ from cnnc.passes.params import numel
 from cnnc.report.table import HEADER, RIGHT, headline, layer_rows, receptive_label, total_rows
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 TRAINING_ONLY_NOTE = "training only: counted in parameters, not in inference MACs or memory"
 # The terminal indents a total under the one it refines; a document names it in full.
@@ -26,11 +26,11 @@ REFINED = {"  trainable": "trainable parameters", "  in training": "MACs in trai
            "  peak": "peak activations"}
 
 
-def _totals(c: Compiled) -> list[tuple[str, str, str]]:
+def _totals(c: CompiledData) -> list[tuple[str, str, str]]:
     return [(REFINED.get(name, name), exact, units) for name, exact, units in total_rows(c)]
 
 
-def render_markdown(c: Compiled) -> str:
+def render_markdown(c: CompiledData) -> str:
     def row(cells) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
@@ -42,7 +42,7 @@ def render_markdown(c: Compiled) -> str:
     return "\n\n".join([f"**{headline(c)}**", "\n".join(layers), "\n".join(totals), *notes]) + "\n"
 
 
-def render_latex(c: Compiled) -> str:
+def render_latex(c: CompiledData) -> str:
     """A booktabs table (`\\usepackage{booktabs}`), the headline as its caption."""
     spec = "".join("r" if h in RIGHT else "l" for h in HEADER)
     lines = [r"\begin{table}", r"\centering", rf"\caption{{{_tex(headline(c))}}}",
@@ -59,7 +59,7 @@ def render_latex(c: Compiled) -> str:
     return "\n".join(lines + [r"\end{table}"]) + "\n"
 
 
-def render_csv(c: Compiled) -> str:
+def render_csv(c: CompiledData) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["id", "op", "output", "params", "macs", "receptive_field", "training_only"])
@@ -71,7 +71,7 @@ def render_csv(c: Compiled) -> str:
     return out.getvalue()
 
 
-def _has_training_only(c: Compiled) -> bool:
+def _has_training_only(c: CompiledData) -> bool:
     return any(c.node(n)[keys.TRAINING_ONLY] for n in c.layers)
 
 

@@ -10,7 +10,7 @@ from cnnc.passes.params import numel
 from cnnc.report.units import binary_bytes, grouped, number, si
 
 if TYPE_CHECKING:
-    from cnnc.compiler import Compiled
+    from cnnc.compiled import CompiledData
 
 HEADER = ("id", "op", "output", "params", "MACs", "RF")
 RIGHT = {"params", "MACs", "RF"}
@@ -23,13 +23,13 @@ def receptive_label(rf) -> str:
     return str(sizes[0]) if len(set(sizes)) == 1 else "x".join(str(s) for s in sizes)
 
 
-def headline(c: Compiled) -> str:
+def headline(c: CompiledData) -> str:
     """`resnet18: input 3x224x224 -> output 1000 ('fc')`"""
     return (f"{c.name}: input {fmt(c.input_shape)} -> output "
             + ", ".join(f"{fmt(c.node(o)[keys.SHAPE])} ('{o}')" for o in c.outputs))
 
 
-def layer_rows(c: Compiled) -> list[tuple[str, ...]]:
+def layer_rows(c: CompiledData) -> list[tuple[str, ...]]:
     """One row of HEADER cells per layer; `*` marks training-only layers."""
     rows = []
     for node in c.layers:
@@ -41,7 +41,7 @@ def layer_rows(c: Compiled) -> list[tuple[str, ...]]:
     return rows
 
 
-def total_rows(c: Compiled) -> list[tuple[str, str, str]]:
+def total_rows(c: CompiledData) -> list[tuple[str, str, str]]:
     """(name, exact figure, in units) for each total, as the table ends."""
     t = c.totals
     totals = [
@@ -58,7 +58,7 @@ def total_rows(c: Compiled) -> list[tuple[str, str, str]]:
     return totals
 
 
-def render_table(c: Compiled) -> str:
+def render_table(c: CompiledData) -> str:
     rows = layer_rows(c)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
 
