@@ -4,10 +4,9 @@ written in PyTorch (forward, loss, input and parameter gradients, float64)."""
 
 import numpy as np
 import pytest
+from torch_step import assert_training_step_matches
 
 from cnnc import build_model, compile_text
-from cnnc_runtime.importer import map_state_dict
-from cnnc_runtime.losses import softmax_cross_entropy
 
 SPEC = """
 name: modern
@@ -77,25 +76,4 @@ def test_training_step_matches_pytorch():
         for norm in (reference[1], reference[4]):
             norm.weight.uniform_(0.5, 1.5)
             norm.bias.normal_()
-    weights = {k: v.numpy() for k, v in reference.state_dict().items()}
-    model = build_model(compile_text(SPEC), dtype="float64", seed=0)
-    mapping, arrays = map_state_dict(model.plan, weights)
-    model.load(arrays)
-    x = np.random.default_rng(1).standard_normal((4, 3, 8, 8))
-    labels = np.array([0, 3, 1, 4])
-
-    y = model.forward(x, training=True)
-    loss, dy = softmax_cross_entropy(np, y, labels)
-    grads = model.backward(dy, input_grad=True)
-    tx = torch.tensor(x, requires_grad=True)
-    ty = reference(tx)
-    tloss = torch.nn.functional.cross_entropy(ty, torch.tensor(labels))
-    tloss.backward()
-
-    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
-    assert float(loss) == pytest.approx(tloss.item(), rel=1e-12)
-    np.testing.assert_allclose(model.input_grad, tx.grad.numpy(), rtol=1e-9, atol=1e-14)
-    params = dict(reference.named_parameters())
-    for m in mapping:
-        np.testing.assert_allclose(grads[m.target], params[m.source].grad.numpy(), rtol=1e-9,
-                                   atol=1e-14, err_msg=m.target)
+    assert_training_step_matches(SPEC, reference)

@@ -5,10 +5,10 @@ PyTorch's channel_shuffle."""
 
 import numpy as np
 import pytest
+from torch_step import assert_training_step_matches
 
 from cnnc import build_model, compile_text
 from cnnc.ir import keys
-from cnnc_runtime.importer import map_state_dict
 from cnnc_runtime.losses import softmax_cross_entropy
 from cnnc_runtime.optim import make_optimizer
 
@@ -88,28 +88,7 @@ def test_training_step_matches_pytorch():
     reference = torch_model()
     with torch.no_grad():  # a scale far from 1e-6, so the branch's gradients are not tiny
         reference.ls.weight.uniform_(0.5, 1.5)
-    model = build_model(compile_text(SPEC), dtype="float64", seed=0)
-    mapping, arrays = map_state_dict(model.plan, {k: v.numpy() for k, v in
-                                                  reference.state_dict().items()})
-    model.load(arrays)
-    x = np.random.default_rng(1).standard_normal((4, 3, 8, 8))
-    labels = np.array([0, 3, 1, 4])
-    y = model.forward(x, training=True)
-    loss, dy = softmax_cross_entropy(np, y, labels)
-    grads = model.backward(dy, input_grad=True)
-    tx = torch.tensor(x, requires_grad=True)
-    ty = reference(tx)
-    tloss = torch.nn.functional.cross_entropy(ty, torch.tensor(labels))
-    tloss.backward()
-
-    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
-    assert float(loss) == pytest.approx(tloss.item(), rel=1e-12)
-    np.testing.assert_allclose(model.input_grad, tx.grad.numpy(), rtol=1e-9, atol=1e-14)
-    params = dict(reference.named_parameters())
-    assert {m.target for m in mapping} == set(grads)
-    for m in mapping:
-        np.testing.assert_allclose(grads[m.target], params[m.source].grad.numpy(), rtol=1e-9,
-                                   atol=1e-14, err_msg=m.target)
+    assert_training_step_matches(SPEC, reference)
 
 
 def test_a_few_training_steps_lower_the_loss_and_move_the_scale():
