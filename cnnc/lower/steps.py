@@ -57,7 +57,7 @@ def single_step(c: Compiled, node: str, device: str) -> Step:
                 _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE])
 
 
-def _parts(c: Compiled, f: Fusion, nodes: tuple[str, ...], parts: tuple[str | None, ...],
+def _parts(c: Compiled, nodes: tuple[str, ...], parts: tuple[str | None, ...],
            device: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The fused step's attributes and tensors, keyed by the part each member plays."""
     attrs, params = {}, _own_tensors(c, nodes[0])
@@ -72,7 +72,7 @@ def _parts(c: Compiled, f: Fusion, nodes: tuple[str, ...], parts: tuple[str | No
 def fused_step(c: Compiled, f: Fusion, device: str) -> Step:
     """Training form: one kernel that computes the whole chain. Attributes are keyed by the
     part they belong to (`conv`, `bn`), and so are the later members' tensors (`bn.weight`)."""
-    attrs, params = _parts(c, f, f.nodes, f.pattern.parts, device)
+    attrs, params = _parts(c, f.nodes, f.pattern.parts, device)
     return Step(f.nodes[-1], f.op, c.node(f.nodes[0])[keys.LAYER].inputs, attrs, params,
                 f.nodes, c.node(f.nodes[-1])[keys.SHAPE])
 
@@ -96,7 +96,7 @@ def folded_step(c: Compiled, f: Fusion, device: str) -> tuple[Step, Fold | None]
     if folded in RULES:  # one op's kernel: its attributes are the conv's own
         attrs = kernel_attrs(c, conv, device)
     else:
-        attrs = _parts(c, f, rest, (f.pattern.parts[0], *f.pattern.parts[2:]), device)[0]
+        attrs = _parts(c, rest, (f.pattern.parts[0], *f.pattern.parts[2:]), device)[0]
     last = f.nodes[-1]
     return Step(last, folded, c.node(conv)[keys.LAYER].inputs, attrs, params, f.nodes,
                 c.node(last)[keys.SHAPE]), fold
