@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnc.cli import print_warnings
+from cnnc.compile_command import print_warnings
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
 from cnnc.run_checks import (

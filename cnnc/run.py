@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from cnnc import predict
-from cnnc.cli import print_warnings
+from cnnc.compile_command import print_warnings
 from cnnc.compiler import Compiled, compile_file
 from cnnc.lower import lower
 from cnnc.run_checks import (

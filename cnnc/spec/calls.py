@@ -7,22 +7,46 @@ end is stopped there with the chain of instances and their arguments.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from cnnc.errors import Diagnostic, SpecError, did_you_mean
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.limits import MAX_RECURSION
-from cnnc.spec.load import Path
+from cnnc.spec.load import Path, SourceMap
 from cnnc.spec.network import CallSite, call_notes, qualify
-from cnnc.spec.refs import GATHER, Ref, Scope
-from cnnc.spec.schema import BlockCall, BlockDef
-
-if TYPE_CHECKING:
-    from cnnc.spec.expand import Expander
+from cnnc.spec.refs import GATHER, Ref, References, Scope
+from cnnc.spec.schema import BlockCall, BlockDef, SpecDoc
 
 Stack = tuple[tuple[str, dict[str, Any]], ...]
+
+
+class Expander(Protocol):
+    """What a block instance needs of the expansion (cnnc/spec/expand.py's Expander), named
+    here so that the two modules do not import each other."""
+
+    doc: SpecDoc
+    source: SourceMap
+    max_layers: int
+    problems: list[Diagnostic]
+    layers: list
+    refs: References
+    bad_blocks: set[str]
+    copies: int
+
+    def error(self, kind: str, message: str, path: Path, calls: tuple[CallSite, ...] = (),
+              hint: str | None = None, key: bool = False) -> None: ...
+
+    def too_many(self, count: int, why: str, path: Path, calls: tuple[CallSite, ...],
+                 what: str = "layers") -> None: ...
+
+    def scope(self, entries: list[Any], entries_path: Path, scope: Scope, input_ref: Ref | str,
+              args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool,
+              stack: Stack) -> Ref | str: ...
+
+    def substitute(self, raw: dict, args: dict[str, Any], path: Path, calls: tuple[CallSite, ...],
+                   scope: Scope, only: tuple[str, ...] | None = None) -> dict | None: ...
 
 
 def instantiate(ex: Expander, raw: dict, entry: dict, path: Path, scope: Scope, local: str,
