@@ -24,6 +24,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -132,6 +133,10 @@ class Mpi:
                                                  for h, r in by_host.items())
 
     def abort(self, code: int) -> None:
+        # mpiexec passes our stderr on from a pipe, and an abort tears that down at once: a
+        # moment first, so the line that says why reaches the user on a busy machine too
+        sys.stderr.flush()
+        time.sleep(0.5)
         self.comm.Abort(code)
 
 

@@ -115,11 +115,11 @@ def test_a_killed_rank_stops_the_run_and_its_checkpoint_resumes(tmp_path, how):
     out, err = run.communicate(timeout=30)
     assert time.monotonic() - killed < 10
     if how == signal.SIGTERM:  # the rank says so, in one line
-        assert run.returncode == 143
-        assert f"rank 1 of 2 (pid {pid} on " in err and "received SIGTERM" in err
+        assert run.returncode == 143, header + out + err
+        assert f"rank 1 of 2 (pid {pid} on " in err and "received SIGTERM" in err, header + err
     else:  # it cannot: mpiexec names its pid, which the run's first line maps to rank 1
-        assert run.returncode == 9
-        assert f"PID {pid}" in out + err
+        assert run.returncode == 9, header + out + err
+        assert f"PID {pid}" in out + err, header + out + err
     _, meta = read_run(saved)
     epochs = int(meta["epoch"]) + 1
     done = subprocess.run([str(BIN / "cnnc"), "run", "mnist1d_cnn", "--train", "--data",
@@ -152,8 +152,9 @@ def test_an_error_every_rank_meets_is_printed_once_and_ends_the_job(tmp_path):
                            "--train", "--data", "mnist1d", "--batch-size", "15", "--out",
                            str(tmp_path)], check=False, env=ENV, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 1
-    assert done.stderr.count("error: --batch-size 15 does not split into 2 equal shares") == 1
+    said = f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert done.returncode == 1, said
+    assert done.stderr.count("error: --batch-size 15 does not split into 2 equal shares") == 1, said
 
 
 @pytest.mark.gpu
