@@ -7,6 +7,7 @@ from typing import Any
 
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
+from cnnc.ir.build import extra_reads, value_shape
 from cnnc.lower.algorithm import conv_algorithm
 from cnnc.lower.fuse import Fusion
 from cnnc.ops import RULES
@@ -16,7 +17,7 @@ from cnnc_runtime.plan import Fold, Step, Transform
 def kernel_attrs(c: Compiled, node: str, device: str = "cpu") -> dict[str, Any]:
     """The kernel's attributes of a node; a conv's also name its algorithm on `device`."""
     layer = c.node(node)[keys.LAYER]
-    xs = tuple(c.node(p)[keys.SHAPE] for p in layer.inputs)
+    xs = tuple(value_shape(c.graph, p) for p in layer.inputs)
     attrs = RULES[layer.op].lower(layer.attrs, xs, c.node(node)[keys.SHAPE])
     if layer.op == "conv":
         attrs["algorithm"] = conv_algorithm(attrs, c.node(node)[keys.PARAMS]["weight"],
@@ -44,7 +45,8 @@ def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:
 def single_step(c: Compiled, node: str, device: str) -> Step:
     layer = c.node(node)[keys.LAYER]
     return Step(node, layer.op, layer.inputs, kernel_attrs(c, node, device),
-                _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE])
+                _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE],
+                extra_reads(c.graph, node))
 
 
 def fused_step(c: Compiled, f: Fusion, device: str) -> Step:

@@ -87,7 +87,8 @@ class Rule:
     family:    groups ops for colours and legends in reports; a "norm" op's weight starts
                at 1 and its bias at 0 (cnnc/lower/params.py)
     outputs:   names of the op's extra outputs besides its main one, each reached from other
-               layers as `<layer id>.<name>` (max pooling's `indices`)
+               layers as `<layer id>.<name>` (max pooling's `indices`). An extra output has
+               the main output's shape and holds int64 (indices), so it gets no gradient
     """
 
     attrs: type[LayerAttrs]

@@ -1,4 +1,10 @@
-"""Max pooling, 1D/2D/3D. Kernel: runtime/kernels/maxpool.py."""
+"""Max pooling, 1D/2D/3D. Kernel: runtime/kernels/maxpool.py.
+
+Its extra output `indices` (read as `<id>.indices`, for `maxunpool`) says where each maximum
+came from: the flat index within its (n, c) plane of the input, PyTorch's convention
+(MaxPool2d(return_indices=True)). ONNX's MaxPool Indices flatten over the whole tensor
+instead; an ONNX exporter converts.
+"""
 
 from __future__ import annotations
 
@@ -13,4 +19,4 @@ class MaxPoolAttrs(PoolAttrs):
     dilation: PerAxis = 1
 
 
-RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower)
+RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower, outputs=("indices",))

@@ -7,6 +7,7 @@ import math
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import value_shape
 from cnnc.ops import RULES
 
 
@@ -14,7 +15,7 @@ def count_params(g: nx.DiGraph, order: list[str]) -> None:
     for node in order[1:]:
         layer = g.nodes[node][keys.LAYER]
         rule = RULES[layer.op]
-        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
+        xs = tuple(value_shape(g, p) for p in layer.inputs)
         g.nodes[node][keys.PARAMS] = rule.params(layer.attrs, xs)
         g.nodes[node][keys.BUFFERS] = rule.buffers(layer.attrs, xs)
 

@@ -3,7 +3,9 @@
 size:  how many input pixels one output unit can see;
 jump:  the distance in input pixels between neighbouring output units (cumulative stride);
 start: the input coordinate of the centre of the first output unit's field (pixel i is at i).
-Merges take the field of the input with the largest size.
+Merges take the field of the input with the largest size. An extra output (max pooling's
+indices) has its layer's field: it says where the maxima of the same windows lie; `maxunpool`
+follows its values input, as every non-merge op follows its first input.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import split_value, value_shape
 from cnnc.ops import RULES
 from cnnc.ops.base import Window
 
@@ -37,11 +40,12 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     g.nodes[first][keys.RECEPTIVE_FIELD] = (AxisField(1, 1, 0.0),) * axes
     for node in rest:
         layer = g.nodes[node][keys.LAYER]
-        fields = [g.nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
+        # an extra output (indices) sees what its layer's main output sees
+        fields = [g.nodes[split_value(g, p)[0]][keys.RECEPTIVE_FIELD] for p in layer.inputs]
         # a merge sees what its widest input sees; crop and pad follow their first input
         widest = max(fields, key=lambda f: sum(a.size for a in f)) if layer.op in (
             "add", "mul", "concat") else fields[0]
-        xs = tuple(g.nodes[p][keys.SHAPE] for p in layer.inputs)
+        xs = tuple(value_shape(g, p) for p in layer.inputs)
         windows = RULES[layer.op].receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))

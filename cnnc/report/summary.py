@@ -86,6 +86,8 @@ _SUMMARIES: dict[str, Callable[[Any, tuple[Shape, ...], Shape], str]] = {
     "linear": lambda a, xs, y: f"{xs[0][0]}→{y[0]}",
     "lrn": lambda a, xs, y: f"size {a.size}",
     "maxpool": _pool,
+    "maxunpool": lambda a, xs, y: " ".join(
+        _window(a, len(y) - 1, a.kernel if a.stride is None else a.stride)),
     "pad": _pad,
     "upsample": _upsample,
 }

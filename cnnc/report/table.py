@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnnc.ir import keys
+from cnnc.ir.build import split_value
 from cnnc.ops.base import fmt
 from cnnc.passes.params import numel
 from cnnc.report.units import binary_bytes, grouped, number, si
@@ -30,12 +31,16 @@ def headline(c: Compiled) -> str:
 
 
 def layer_rows(c: Compiled) -> list[tuple[str, ...]]:
-    """One row of HEADER cells per layer; `*` marks training-only layers."""
+    """One row of HEADER cells per layer; `*` marks training-only layers, and a layer that
+    reads an extra output names it after its op (`maxunpool (pool1.indices)`)."""
     rows = []
     for node in c.layers:
         d = c.node(node)
         mark = "*" if d[keys.TRAINING_ONLY] else ""
-        rows.append((node + mark, d[keys.LAYER].op, fmt(d[keys.SHAPE]),
+        layer = d[keys.LAYER]
+        extras = [v for v in layer.inputs if split_value(c.graph, v)[1]]
+        op = layer.op + (f" ({', '.join(extras)})" if extras else "")
+        rows.append((node + mark, op, fmt(d[keys.SHAPE]),
                      grouped(numel(d[keys.PARAMS])), grouped(d[keys.MACS]),
                      receptive_label(d[keys.RECEPTIVE_FIELD])))
     return rows

@@ -358,10 +358,32 @@ class _Expander:
                 qualified = qualify(scope.prefix, name)
                 if qualified in self.ids:
                     return qualified
+                if "." in name:  # `pool1.indices`: an extra output of a layer
+                    return self.extra_output(ref)
                 self.unknown_reference(ref)
                 return None
             ref = target
         return ref
+
+    def extra_output(self, ref: _Ref) -> str | None:
+        """`<layer>.<output>` as "<qualified id>.<output>" when the layer's rule declares that
+        output (Rule.outputs); a reference error otherwise."""
+        head, tail = ref.name.rsplit(".", 1)
+        qid = self.resolve(_Ref(ref.scope, head, ref.path))
+        if qid is None:
+            return None
+        op = next((layer.op for layer, _ in self.layers if layer.id == qid), None)
+        outputs = RULES[op].outputs if op else ()
+        if tail in outputs:
+            return f"{qid}.{tail}"
+        if outputs:
+            hint = did_you_mean(tail, outputs) or f"its outputs: {', '.join(outputs)}"
+        else:
+            hint = "extra outputs: " + "; ".join(
+                f"{o} has {', '.join(r.outputs)}" for o, r in sorted(RULES.items()) if r.outputs)
+        self.error("reference", f"'{head}' ({op or 'the network input'}) has no output '{tail}'",
+                   ref.path, hint=hint)
+        return None
 
     def unknown_reference(self, ref: _Ref) -> None:
         """Report a `from` that names nothing, once per place in the file: the same mistake in
