@@ -23,8 +23,9 @@ def _flat(xp: Any, indices: Any, plane: int) -> Any:
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, C, *out): zeros, with values (N, C, *in) put at indices (N, C, *in) int64; a third
-    input only gave the output size (attrs["out"]). Where two values share an index the last
-    wins, as in PyTorch on the CPU (a pooling of overlapping windows can pick a cell twice).
+    input only gave the output size (attrs["out"]). Where two values share an index (a pooling
+    of overlapping windows picked a cell twice) one of them is kept; PyTorch does not say which
+    either, and unpooling the pooled values themselves, they are equal.
 
     saved (training only): the flat output position of every value.
     """
@@ -39,7 +40,9 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
     """dvalues (N, C, *in): dy read at each value's position; indices (and `like`) are integer
-    or size-only inputs and get no gradient (None)."""
+    or size-only inputs and get no gradient (None). Two values at one index both get its dy,
+    as in PyTorch, though forward kept only the last: exact where pooling windows do not
+    overlap."""
     flat, x_shape, n_inputs = saved
     dx = dy.reshape(-1)[flat].reshape(x_shape)
     return [dx] + [None] * (n_inputs - 1), {}
