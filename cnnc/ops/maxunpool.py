@@ -54,9 +54,9 @@ def infer(a: MaxUnpoolAttrs, xs: tuple[Shape, ...]) -> Shape:
         if not d - st < want < d + st:
             raise RuleError(
                 "size", f"cannot unpool {fmt(x[1:])} to {fmt(size)}: with this kernel, stride "
-                        f"and padding the output is {fmt(default)}, within less than a stride "
-                        f"({fmt(stride)})", hint="the third input is the pooling's input, "
-                                                  "whose size the output takes")
+                        f"and padding the output is less than a stride ({fmt(stride)}) away "
+                        f"from {fmt(default)}", hint="the third input is the pooling's input, "
+                                                     "whose size the output takes")
     return (x[0], *size)
 
 
