@@ -30,12 +30,13 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
     the network outputs stay alive to the end.
     """
     steps = [n for n in order if not g.nodes[n][keys.TRAINING_ONLY]]
-    made = {n: [(n, math.prod(g.nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT)] for n in steps}
-    for n in steps[1:]:
-        made[n] += [(f"{n}.{o}", math.prod(g.nodes[n][keys.OUTPUT_SHAPES][o]) * INDEX_BYTES)
-                    for o in extra_reads(g, n)]
-    size = {value: b for n in steps for value, b in made[n]}
     reads = {n: g.nodes[n][keys.LAYER].inputs if i else () for i, n in enumerate(steps)}
+    read = {value for values in reads.values() for value in values}
+    made = {n: [(n, math.prod(g.nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT)] for n in steps}
+    for n in steps[1:]:  # extra outputs that inference reads: a training-only head's are not made
+        made[n] += [(f"{n}.{o}", math.prod(g.nodes[n][keys.OUTPUT_SHAPES][o]) * INDEX_BYTES)
+                    for o in extra_reads(g, n) if f"{n}.{o}" in read]
+    size = {value: b for n in steps for value, b in made[n]}
     last_read = {value: i for i, n in enumerate(steps) for value in reads[n]}
     live = peak = 0
     peak_node = steps[0]
