@@ -77,8 +77,11 @@ def render_table(c: Compiled) -> str:
     w0, w1 = max(len(r[0]) for r in totals), max(len(r[1]) for r in totals)
     out += [f"{a.ljust(w0)}  {b.rjust(w1)}  ({u})" for a, b, u in totals]
     out[-1] += f" when '{c.memory.peak_node}' is computed"
+    indices = any(split_value(c.graph, v)[1] for n in c.layers
+                  for v in c.node(n)[keys.LAYER].inputs)
     out.append("per sample: MACs and activations count one input; activations are float32 "
-               "outputs of inference, peak with each freed after its last reader")
+               f"outputs of inference{' (indices int64)' if indices else ''}, peak with each "
+               "freed after its last reader")
     if any(c.node(n)[keys.TRAINING_ONLY] for n in c.layers):
         out.append("* training only: counted in parameters, not in inference MACs or memory")
     return "\n".join(out) + "\n"
