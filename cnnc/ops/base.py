@@ -89,6 +89,8 @@ class Rule:
     outputs:   names of the op's extra outputs besides its main one, each reached from other
                layers as `<layer id>.<name>` (max pooling's `indices`). An extra output has
                the main output's shape and holds int64 (indices), so it gets no gradient
+    index_inputs: the input positions that take such an integer output (maxunpool's 1); an
+               extra output may be read only there, and they read nothing else
     """
 
     attrs: type[LayerAttrs]
@@ -101,6 +103,7 @@ class Rule:
     receptive: Callable[[Any, tuple[Shape, ...]], list[Window] | None] = _pointwise
     lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
     outputs: tuple[str, ...] = ()
+    index_inputs: tuple[int, ...] = ()
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:

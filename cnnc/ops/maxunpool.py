@@ -72,4 +72,5 @@ def lower(a: MaxUnpoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"out": y[1:]}
 
 
-RULE = Rule(MaxUnpoolAttrs, infer, "pool", arity=(2, 3), receptive=receptive, lower=lower)
+RULE = Rule(MaxUnpoolAttrs, infer, "pool", arity=(2, 3), receptive=receptive, lower=lower,
+            index_inputs=(1,))
