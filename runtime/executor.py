@@ -29,8 +29,13 @@ def forward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType], 
         kernel = kernels[step.op]
         params = {local: tensors[name] for local, name in step.params.items()}
         extra = {"rng": rng} if getattr(kernel, "USES_RNG", False) else {}
+        if step.outputs:
+            extra["outputs"] = step.outputs
         y, saved = kernel.forward(xp, [values[n] for n in step.inputs], params, step.attrs,
                                   training, **extra)
+        if step.outputs:  # (output, *extras): indices, read by later steps, get no gradient
+            y, *extras = y
+            values.update(zip((f"{step.id}.{o}" for o in step.outputs), extras))
         values[step.id] = y
         if tape is not None:
             tape.saved.append(saved)

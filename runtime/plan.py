@@ -66,7 +66,11 @@ class Step:
     """One kernel call. `op` names a module in runtime/kernels; `inputs` are value names in port
     order; the output is the value named `id`. `params` maps the kernel's local names
     (`weight`, `bn.running_mean`, ...) to Tensor names. `nodes` are the graph nodes the step
-    computes: one, or a fused chain whose last node is `id`."""
+    computes: one, or a fused chain whose last node is `id`.
+
+    outputs: the extra outputs the step writes because a later step reads them (max pooling's
+    `indices`), each the value `<id>.<name>`, of the step's shape, int64 and without gradient.
+    The kernel gets them as `outputs=` and returns (output, *extras) in that order."""
 
     id: str
     op: str
@@ -75,6 +79,7 @@ class Step:
     params: dict[str, str]
     nodes: tuple[str, ...]
     shape: Shape
+    outputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ class Schedule:
 
     frees[i]: values whose last reader is step i (never an output), dropped after it runs.
     views: values that share their input's storage (flatten, reshape, identity, a channel
-    slice), so they cost no memory. Bytes are for one sample in float32; a batch multiplies them.
+    slice), so they cost no memory. Bytes are for one sample in float32 (extra outputs int64); a
+    batch multiplies them.
     """
 
     steps: tuple[Step, ...]

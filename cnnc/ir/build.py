@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
+from typing import Any
 
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ops import RULES
 from cnnc.spec.expand import INPUT_ID, Network
 
 
@@ -16,12 +19,43 @@ def build_graph(net: Network) -> nx.DiGraph:
     for order, layer in enumerate(net.layers):
         g.add_node(layer.id, **{keys.LAYER: layer, keys.ORDER: order})
     for layer in net.layers:
-        for port, source in enumerate(layer.inputs):
-            if g.has_edge(source, layer.id):  # the same tensor fed twice, e.g. add(x, x)
-                g.edges[source, layer.id]["ports"] += (port,)
+        for port, value in enumerate(layer.inputs):
+            source, output = split_value(g, value)
+            if g.has_edge(source, layer.id):  # the same node read twice, e.g. add(x, x)
+                edge = g.edges[source, layer.id]
+                edge[keys.PORTS] += (port,)
+                edge[keys.READS] += (output,)
             else:
-                g.add_edge(source, layer.id, ports=(port,))
+                g.add_edge(source, layer.id, **{keys.PORTS: (port,), keys.READS: (output,)})
     return g
+
+
+def split_value(g: nx.DiGraph, value: str) -> tuple[str, str | None]:
+    """The node that makes a value and which of its outputs it is: `conv1` -> ('conv1', None),
+    `stage1.pool.indices` -> ('stage1.pool', 'indices'). Expansion accepted only values whose
+    node declares that output (Rule.outputs)."""
+    if value in g:
+        return value, None
+    node, output = value.rsplit(".", 1)
+    assert output in RULES[g.nodes[node][keys.LAYER].op].outputs, value
+    return node, output
+
+
+def value_shape(nodes: Mapping[str, dict[str, Any]], value: str) -> tuple[int, ...] | None:
+    """The shape of a value (a node's main output or one of its extra outputs) from the node
+    table (keys.node_table, or `g.nodes`); None before infer_shapes has reached it."""
+    data = nodes.get(value)
+    if data is not None:
+        return data.get(keys.SHAPE)
+    node, output = value.rsplit(".", 1)
+    return nodes[node].get(keys.OUTPUT_SHAPES, {}).get(output)
+
+
+def extra_reads(g: nx.DiGraph, node: str) -> tuple[str, ...]:
+    """The extra outputs of `node` that some layer reads, in Rule.outputs order."""
+    read = {o for _, _, reads in g.out_edges(node, data=keys.READS) for o in reads if o}
+    layer = g.nodes[node][keys.LAYER]
+    return tuple(o for o in RULES[layer.op].outputs if o in read) if layer else ()
 
 
 def topological_order(g: nx.DiGraph) -> list[str]:

@@ -12,6 +12,7 @@ import networkx as nx
 
 from cnnc.errors import Diagnostic, GraphError
 from cnnc.ir import keys
+from cnnc.ir.build import split_value
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.spec.expand import Network, call_notes
@@ -36,6 +37,7 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
         layer = data[keys.LAYER]
         if layer is None or node in net.broken:
             continue
+        problems += _index_inputs(g, net, node)
         low, high = RULES[layer.op].arity
         n = len(layer.inputs)
         if n < low or (high is not None and n > high):
@@ -44,7 +46,8 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
                 "arity", f"'{node}' ({layer.op}) takes {want} input{'s' * (want != '1')}, got {n}",
                 source.value(layer.path + ("from",)), call_notes(layer.calls),
                 "list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
-    if order is not None and not net.reference_errors:  # else "unused" would be noise
+    # after a wrong reference "unused" would be noise
+    if order is not None and not any(d.kind == "reference" for d in problems):
         needed = set(net.outputs).union(*(nx.ancestors(g, o) for o in net.outputs))
         nodes = node_table(g)
         for node in order:
@@ -57,6 +60,28 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
     if problems:
         raise GraphError(problems)
     _mark_training_only(g, net, order)
+
+
+def _index_inputs(g: nx.DiGraph, net: Network, node: str) -> list[Diagnostic]:
+    """Integer extra outputs (`pool1.indices`) go exactly to the inputs that take them."""
+    layer = g.nodes[node][keys.LAYER]
+    takes = RULES[layer.op].index_inputs
+    problems = []
+    for port, value in enumerate(layer.inputs):
+        extra = split_value(g, value)[1] is not None
+        if extra == (port in takes):
+            continue
+        if extra:
+            message = f"'{node}' ({layer.op}) cannot read '{value}' at input {port}: it holds indices"
+            hint = "indices are read only by " + ", ".join(
+                f"`{op}` (input {', '.join(map(str, r.index_inputs))})"
+                for op, r in sorted(RULES.items()) if r.index_inputs)
+        else:
+            message = f"'{node}' ({layer.op}) reads indices at input {port}, but '{value}' is a value"
+            hint = "name a layer's indices there, such as `pool1.indices`"
+        problems.append(Diagnostic("reference", message, net.source.value(layer.path + ("from",)),
+                                   call_notes(layer.calls), hint))
+    return problems
 
 
 def _mark_training_only(g: nx.DiGraph, net: Network, order: list[str]) -> None:

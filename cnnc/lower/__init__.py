@@ -3,6 +3,8 @@ initialisation, buffer lifetimes per mode)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
 from cnnc.lower.fuse import Fusion, find_fusions
@@ -38,9 +40,18 @@ def lower(c: Compiled, fuse: bool = True, device: str = "cpu") -> Plan:
     params, state, order = tensors(c)
     return Plan(c.name, c.input_shape, params, state,
                 training=schedule(train, c.outputs, c.input_shape, training=True),
-                inference=schedule(infer, infer_outputs, c.input_shape, training=False),
+                inference=schedule(_read_outputs(infer), infer_outputs, c.input_shape,
+                                   training=False),
                 folds=tuple(folds), transforms=tuple(transforms), tensor_order=order,
                 shapes={n: c.node(n)[keys.SHAPE] for n in c.order})
+
+
+def _read_outputs(steps: list[Step]) -> list[Step]:
+    """The steps, each writing only the extra outputs that one of them reads: inference leaves
+    out training-only readers of `pool1.indices`, and then the pooling need not make them."""
+    read = {name for s in steps for name in s.inputs}
+    return [replace(s, outputs=tuple(o for o in s.outputs if f"{s.id}.{o}" in read))
+            for s in steps]
 
 
 __all__ = ["Fusion", "Plan", "Step", "lower"]

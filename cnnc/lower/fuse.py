@@ -1,5 +1,6 @@
 """Find the chains that run as one fused step: conv -> batchnorm -> relu, conv -> batchnorm,
-conv -> relu and linear -> relu, where every intermediate tensor has no other reader."""
+conv -> relu and linear -> relu, where every intermediate tensor has no other reader and no
+node's extra output (Rule.outputs) is read: a fused step writes only its last node's output."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import extra_reads
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Fusion:
 def _sole_reader(g: nx.DiGraph, node: str, outputs: set[str]) -> str | None:
     """The one layer reading `node`, when exactly one reads it, once, and it is no output."""
     readers = list(g.successors(node))
-    if node in outputs or len(readers) != 1 or len(g.edges[node, readers[0]]["ports"]) != 1:
+    if node in outputs or len(readers) != 1 or len(g.edges[node, readers[0]][keys.PORTS]) != 1:
         return None
     return readers[0]
 
@@ -64,7 +66,7 @@ def _chain(g: nx.DiGraph, start: str, ops: tuple[str, ...], outputs: set[str]) -
         if g.nodes[reader][keys.TRAINING_ONLY] != g.nodes[start][keys.TRAINING_ONLY]:
             return None
         chain.append(reader)
-    return tuple(chain)
+    return None if any(extra_reads(g, n) for n in chain) else tuple(chain)
 
 
 def find_fusions(g: nx.DiGraph, order: tuple[str, ...], outputs: tuple[str, ...]) -> list[Fusion]:

@@ -8,6 +8,7 @@ from cnnc.ops import RULES
 from cnnc_runtime.plan import Schedule, Shape, Step
 
 BYTES = 4  # float32
+INDEX_BYTES = 8  # int64: extra outputs (max pooling's indices)
 
 
 def schedule(steps: list[Step], outputs: tuple[str, ...], input_shape: Shape,
@@ -35,13 +36,17 @@ def schedule(steps: list[Step], outputs: tuple[str, ...], input_shape: Shape,
     for s in steps:
         base[s.id] = base[s.inputs[0]] if s.id in views else s.id
         size[s.id] = 0 if s.id in views else math.prod(s.shape) * BYTES
+        for o in s.outputs:
+            base[f"{s.id}.{o}"] = f"{s.id}.{o}"
+            size[f"{s.id}.{o}"] = math.prod(s.shape) * INDEX_BYTES
 
     holders: dict[str, int] = {"input": 1}  # live values per storage
     live = size["input"]
     peak, peak_step = live, "input"
     for i, s in enumerate(steps):
-        holders[base[s.id]] = holders.get(base[s.id], 0) + 1
-        live += size[s.id]
+        for value in (s.id, *(f"{s.id}.{o}" for o in s.outputs)):
+            holders[base[value]] = holders.get(base[value], 0) + 1
+            live += size[value]
         if live > peak:
             peak, peak_step = live, s.id
         for name in frees[i]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from cnnc.compiler import Compiled
 from cnnc.ir import keys
+from cnnc.ir.build import extra_reads, value_shape
 from cnnc.lower.fuse import Fusion
 from cnnc.ops import RULES
 from cnnc_runtime.plan import Fold, Step, Transform
@@ -17,7 +18,7 @@ def kernel_attrs(c: Compiled, node: str, device: str = "cpu") -> dict[str, Any]:
     (`Rule.algorithm`), they also name the way chosen on `device`."""
     layer = c.node(node)[keys.LAYER]
     rule = RULES[layer.op]
-    xs = tuple(c.node(p)[keys.SHAPE] for p in layer.inputs)
+    xs = tuple(value_shape(c.graph.nodes, p) for p in layer.inputs)
     attrs = rule.lower(layer.attrs, xs, c.node(node)[keys.SHAPE])
     if rule.algorithm is not None:
         attrs["algorithm"] = rule.algorithm(attrs, c.node(node)[keys.PARAMS]["weight"],
@@ -54,7 +55,8 @@ def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:
 def single_step(c: Compiled, node: str, device: str) -> Step:
     layer = c.node(node)[keys.LAYER]
     return Step(node, layer.op, layer.inputs, kernel_attrs(c, node, device),
-                _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE])
+                _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE],
+                extra_reads(c.graph, node))
 
 
 def _parts(c: Compiled, nodes: tuple[str, ...], parts: tuple[str | None, ...],

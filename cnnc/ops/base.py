@@ -116,7 +116,10 @@ class Rule:
     family:    groups ops for colours and legends in reports
     init:      how each parameter starts, by name; a name left out is `uniform`
     outputs:   names of the op's extra outputs besides its main one, each reached from other
-               layers as `<layer id>.<name>` (max pooling's `indices`)
+               layers as `<layer id>.<name>` (max pooling's `indices`). An extra output has
+               the main output's shape and holds int64 (indices), so it gets no gradient
+    index_inputs: the input positions that take such an integer output (maxunpool's 1); an
+               extra output may be read only there, and they read nothing else
     label:     the key attributes in one short line for diagrams (cnnc/ops/labels.py); "" for
                none worth showing
     view:      whether the output shares the first input's storage: "always" (flatten),
@@ -141,6 +144,7 @@ class Rule:
     lower: Callable[[Any, tuple[Shape, ...], Shape], dict[str, Any]] = _no_attrs
     init: Callable[[Any], dict[str, Init]] = _uniform
     outputs: tuple[str, ...] = ()
+    index_inputs: tuple[int, ...] = ()
     label: Callable[[Any, tuple[Shape, ...], Shape], str] = _no_label
     view: Literal["always", "inference", "never"] = "never"
     sees: Literal["first", "widest"] = "first"

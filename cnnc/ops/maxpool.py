@@ -1,4 +1,10 @@
-"""Max pooling, 1D/2D/3D. Kernel: runtime/kernels/maxpool.py."""
+"""Max pooling, 1D/2D/3D. Kernel: runtime/kernels/maxpool.py.
+
+Its extra output `indices` (read as `<id>.indices`, for `maxunpool`) says where each maximum
+came from: the flat index within its (n, c) plane of the input, PyTorch's convention
+(MaxPool2d(return_indices=True)). ONNX's MaxPool Indices flatten over the whole tensor
+instead; an ONNX exporter converts.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +22,4 @@ class MaxPoolAttrs(PoolAttrs):
 
 RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
             aliases=("maxpool1d", "maxpool2d", "maxpool3d", "max_pool"),
-            dropped=dropped)
+            dropped=dropped, outputs=("indices",))

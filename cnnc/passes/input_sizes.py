@@ -18,6 +18,7 @@ import networkx as nx
 
 from cnnc.errors import RuleError
 from cnnc.ir import keys
+from cnnc.ir.build import split_value
 from cnnc.ops import RULES
 from cnnc.ops.base import Shape, fmt
 from cnnc.spec.expand import INPUT_ID
@@ -43,7 +44,8 @@ class Prober:
         for node in order[1:]:
             layer = g.nodes[node][keys.LAYER]
             rule = RULES[layer.op]
-            inputs = tuple(index[p] for p in layer.inputs)
+            # an extra output (indices) has its layer's shape: Rule.outputs
+            inputs = tuple(index[p if p in index else split_value(g, p)[0]] for p in layer.inputs)
             self._layers.append((inputs, layer.attrs, rule.infer, rule.dropped, {}))
 
     def status(self, shape: Shape) -> Status:

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import extra_reads
 from cnnc.ir.keys import node_table
+from cnnc.ops import RULES
 
 BYTES_PER_ELEMENT = 4  # float32
+INDEX_BYTES = 8        # int64: extra outputs (max pooling's indices), Rule.outputs
 
 
 @dataclass(frozen=True)
@@ -25,22 +28,27 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
     """Memory for one sample; training-only nodes are left out (they do not run in inference).
 
     Every layer output is its own tensor (views such as flatten are not modelled), allocated
-    before its layer runs; the network outputs stay alive to the end.
+    before its layer runs, with the extra outputs some layer reads (`pool1.indices`, int64);
+    the network outputs stay alive to the end.
     """
     nodes = node_table(g)
     steps = [n for n in order if not nodes[n][keys.TRAINING_ONLY]]
-    size = {n: math.prod(nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT for n in steps}
-    last_read = {}
-    for i, node in enumerate(steps):
-        for producer in g.pred[node]:
-            last_read[producer] = i
+    reads = {n: nodes[n][keys.LAYER].inputs if i else () for i, n in enumerate(steps)}
+    read = {value for values in reads.values() for value in values}
+    made = {n: [(n, math.prod(nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT)] for n in steps}
+    for n in steps[1:]:  # extra outputs that inference reads: a training-only head's are not made
+        if RULES[nodes[n][keys.LAYER].op].outputs:
+            made[n] += [(f"{n}.{o}", math.prod(nodes[n][keys.OUTPUT_SHAPES][o]) * INDEX_BYTES)
+                        for o in extra_reads(g, n) if f"{n}.{o}" in read]
+    size = {value: b for n in steps for value, b in made[n]}
+    last_read = {value: i for i, n in enumerate(steps) for value in reads[n]}
     live = peak = 0
     peak_node = steps[0]
     for i, node in enumerate(steps):
-        live += size[node]
+        live += sum(b for _, b in made[node])
         if live > peak:
             peak, peak_node = live, node
-        for producer in g.pred[node]:
-            if last_read[producer] == i and producer not in outputs:
-                live -= size[producer]
+        for value in set(reads[node]):
+            if last_read[value] == i and value not in outputs:
+                live -= size[value]
     return Memory(sum(size.values()) - size[steps[0]], peak, peak_node)

@@ -7,6 +7,7 @@ import math
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import value_shape
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 
@@ -17,7 +18,7 @@ def count_params(g: nx.DiGraph, order: list[str]) -> None:
         data = nodes[node]
         layer = data[keys.LAYER]
         rule = RULES[layer.op]
-        xs = tuple([nodes[p][keys.SHAPE] for p in layer.inputs])
+        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
         data[keys.PARAMS] = rule.params(layer.attrs, xs)
         data[keys.BUFFERS] = rule.buffers(layer.attrs, xs)
 

@@ -3,7 +3,9 @@
 size:  how many input pixels one output unit can see;
 jump:  the distance in input pixels between neighbouring output units (cumulative stride);
 start: the input coordinate of the centre of the first output unit's field (pixel i is at i).
-Merges take the field of the input with the largest size.
+Merges take the field of the input with the largest size. An extra output (max pooling's
+indices) has its layer's field: it says where the maxima of the same windows lie; `maxunpool`
+follows its values input, as every non-merge op follows its first input.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import split_value, value_shape
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.ops.base import Window
@@ -40,11 +43,13 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     for node in rest:
         data = nodes[node]
         layer = data[keys.LAYER]
-        fields = [nodes[p][keys.RECEPTIVE_FIELD] for p in layer.inputs]
+        # an extra output (indices) sees what its layer's main output sees
+        fields = [nodes[p if p in nodes else split_value(g, p)[0]][keys.RECEPTIVE_FIELD]
+                  for p in layer.inputs]
         rule = RULES[layer.op]  # a merge sees what its widest input sees
         widest = max(fields, key=lambda f: sum(a.size for a in f)) if rule.sees == "widest" \
             else fields[0]
-        xs = tuple([nodes[p][keys.SHAPE] for p in layer.inputs])
+        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
         windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))

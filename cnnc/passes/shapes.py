@@ -9,6 +9,8 @@ import networkx as nx
 
 from cnnc.errors import Diagnostic, RuleError, ShapeError
 from cnnc.ir import keys
+from cnnc.ir.build import split_value, value_shape
+from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.spec.early_shapes import shape_diagnostic
 from cnnc.spec.expand import INPUT_ID, Network
@@ -18,15 +20,20 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
                  merge_hint: Callable[[], str | None] = lambda: None) -> None:
     """Write every node's shape. A merge whose inputs disagree gets `merge_hint()` as its hint
     where that is not None: the input sizes that would fit (called once, and only then)."""
-    g.nodes[INPUT_ID][keys.SHAPE] = input_shape
+    nodes = node_table(g)
+    nodes[INPUT_ID][keys.SHAPE] = input_shape
     problems: list[tuple[str, Diagnostic]] = []
     for node in order[1:]:
-        layer = g.nodes[node][keys.LAYER]
-        xs = tuple(g.nodes[p].get(keys.SHAPE) for p in layer.inputs)
+        data = nodes[node]
+        layer = data[keys.LAYER]
+        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
         if any(x is None for x in xs):
             continue  # an input already failed; one error per root cause
         try:
-            g.nodes[node][keys.SHAPE] = RULES[layer.op].infer(layer.attrs, xs)
+            rule = RULES[layer.op]
+            y = data[keys.SHAPE] = rule.infer(layer.attrs, xs)
+            # extra outputs (indices) have the main output's shape: Rule.outputs
+            data[keys.OUTPUT_SHAPES] = dict.fromkeys(rule.outputs, y)
         except RuleError as e:
             problems.append((node, _diagnostic(g, net, node, e, xs)))
     if problems:
@@ -40,5 +47,5 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
 def _diagnostic(g: nx.DiGraph, net: Network, node: str, e: RuleError,
                 xs: tuple[tuple[int, ...], ...]) -> Diagnostic:
     layer = g.nodes[node][keys.LAYER]
-    producers = [(p, g.nodes[p][keys.LAYER]) for p in layer.inputs]
+    producers = [(p, g.nodes[split_value(g, p)[0]][keys.LAYER]) for p in layer.inputs]
     return shape_diagnostic(layer, e, producers, xs, net.source)

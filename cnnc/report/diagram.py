@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 from cnnc.ir import keys
+from cnnc.ir.build import split_value
 from cnnc.spec.expand import INPUT_ID
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class Instance:
 class Edge:
     tail: str       # drawn node ids: a layer id, an instance path or `input`
     head: str
-    producer: str   # the layer (or `input`) whose output the edge carries
+    producer: str   # the value the edge carries: a layer (or `input`), or `pool1.indices`
 
 
 @dataclass
@@ -83,7 +84,7 @@ def plan_diagram(c: CompiledData, depth: int | None = None) -> Diagram:
     edges: dict[Edge, None] = {}  # ordered set: a tensor drawn once per consumer node
     for node in c.layers:
         for producer in c.node(node)[keys.LAYER].inputs:
-            tail, head = owner[producer], owner[node]
+            tail, head = owner[split_value(c.graph, producer)[0]], owner[node]
             if tail != head:
                 edges[Edge(tail, head, producer)] = None
     longest = nx.dag_longest_path(c.graph, topo_order=c.order)  # ties: deterministic

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cnnc.ir import keys
+from cnnc.ir.build import split_value, value_shape
 from cnnc.ops import RULES
 from cnnc.passes.params import numel
 from cnnc.report.diagram import Diagram, Edge, Instance, instance_output, plan_diagram
@@ -125,7 +126,7 @@ def plan_picture(c: CompiledData, depth: int | None = None, rankdir: str = "TB",
     page = parse_size(size) if size is not None else None
     d = plan_diagram(c, depth)
     attrs = _node_attrs(c, d, font)
-    labels = {e: shape_text(c.node(e.producer)[keys.SHAPE]) for e in d.edges}
+    labels = {e: edge_label(c, e.producer) for e in d.edges}
     title = _title(c, font)
     legend = _legend_label(c, d, font)
     boxes = Boxes({n: label_box(a, font) for n, a in attrs.items()},
@@ -134,6 +135,13 @@ def plan_picture(c: CompiledData, depth: int | None = None, rankdir: str = "TB",
     level = levels(d)
     segment = fold_diagram(d, level, boxes, rankdir, page.aspect if page else None, fold)
     return Picture(c, d, rankdir, page, font, title, legend, attrs, labels, level, segment)
+
+
+def edge_label(c: CompiledData, value: str) -> str:
+    """The shape an edge carries, after the output's name when it is an extra one
+    (`indices 64x28x28`)."""
+    output = split_value(c.graph, value)[1]
+    return (f"{output} " if output else "") + shape_text(value_shape(c.graph.nodes, value))
 
 
 def _edge(p: Picture, e: Edge, down: float) -> str:
@@ -245,7 +253,7 @@ def _layer_attrs(c: CompiledData, node: str, cluster: str, font: Font) -> str:
     data = c.node(node)
     layer = data[keys.LAYER]
     name = node[len(cluster) + 1:] if cluster else node
-    inputs = tuple(c.node(i)[keys.SHAPE] for i in layer.inputs)
+    inputs = tuple(value_shape(c.graph.nodes, i) for i in layer.inputs)
     line = figures(shape_text(data[keys.SHAPE]), numel(data[keys.PARAMS]),
                    frozen=layer.attrs.frozen)
     label = layer_label(name, layer.op, summarize(layer.attrs, inputs, data[keys.SHAPE]), line,

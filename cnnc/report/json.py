@@ -1,6 +1,9 @@
 """The stable, versioned JSON document of `cnnc compile --format json`.
 
 Version 1. Keys are only ever added within a version; a removal or change of meaning bumps it.
+A node's `inputs` name values: a layer id, or `<id>.<output>` for an extra output (max
+pooling's `pool1.indices`); a node whose extra outputs are read lists them under `outputs`
+(added in 1, absent otherwise, so earlier documents read the same).
 Shapes exclude the batch axis; counts are for one sample; receptive fields are per spatial axis.
 `warnings` (added in version 1, empty when there are none) are those `cnnc compile` prints.
 """
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnc.errors import Diagnostic
 from cnnc.ir import keys
+from cnnc.ir.build import extra_reads
 from cnnc.passes.params import numel
 from cnnc.report.units import number
 
@@ -57,7 +61,7 @@ def _node(c: CompiledData, node_id: str) -> dict[str, Any]:
     rf = data[keys.RECEPTIVE_FIELD]
     attrs = layer.attrs.model_dump(by_alias=True, exclude_defaults=True,
                                    exclude={"id", "op", "from_", "if_", "training_only"})
-    return {
+    node = {
         "id": node_id,
         "op": layer.op,
         "inputs": list(layer.inputs),
@@ -74,3 +78,8 @@ def _node(c: CompiledData, node_id: str) -> dict[str, Any]:
             "start": [number(a.start) for a in rf],
         },
     }
+    extras = extra_reads(c.graph, node_id)
+    if extras:  # indices are int64 (Rule.outputs)
+        node["outputs"] = [{"name": o, "shape": list(data[keys.OUTPUT_SHAPES][o]),
+                            "dtype": "int64"} for o in extras]
+    return node

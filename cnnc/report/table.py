@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnnc.ir import keys
+from cnnc.ir.build import split_value
 from cnnc.ops.base import fmt
 from cnnc.passes.params import numel
 from cnnc.report.units import binary_bytes, grouped, number, si
@@ -30,12 +31,16 @@ def headline(c: CompiledData) -> str:
 
 
 def layer_rows(c: CompiledData) -> list[tuple[str, ...]]:
-    """One row of HEADER cells per layer; `*` marks training-only layers."""
+    """One row of HEADER cells per layer; `*` marks training-only layers, and a layer that
+    reads an extra output names it after its op (`maxunpool (pool1.indices)`)."""
     rows = []
     for node in c.layers:
         d = c.node(node)
         mark = "*" if d[keys.TRAINING_ONLY] else ""
-        rows.append((node + mark, d[keys.LAYER].op, fmt(d[keys.SHAPE]),
+        layer = d[keys.LAYER]
+        extras = [v for v in layer.inputs if split_value(c.graph, v)[1]]
+        op = layer.op + (f" ({', '.join(extras)})" if extras else "")
+        rows.append((node + mark, op, fmt(d[keys.SHAPE]),
                      grouped(numel(d[keys.PARAMS])), grouped(d[keys.MACS]),
                      receptive_label(d[keys.RECEPTIVE_FIELD])))
     return rows
@@ -72,8 +77,11 @@ def render_table(c: CompiledData) -> str:
     w0, w1 = max(len(r[0]) for r in totals), max(len(r[1]) for r in totals)
     out += [f"{a.ljust(w0)}  {b.rjust(w1)}  ({u})" for a, b, u in totals]
     out[-1] += f" when '{c.memory.peak_node}' is computed"
+    indices = any(split_value(c.graph, v)[1] for n in c.layers
+                  for v in c.node(n)[keys.LAYER].inputs)
     out.append("per sample: MACs and activations count one input; activations are float32 "
-               "outputs of inference, peak with each freed after its last reader")
+               f"outputs of inference{' (indices int64)' if indices else ''}, peak with each "
+               "freed after its last reader")
     if any(c.node(n)[keys.TRAINING_ONLY] for n in c.layers):
         out.append("* training only: counted in parameters, not in inference MACs or memory")
     return "\n".join(out) + "\n"

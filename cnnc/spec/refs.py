@@ -120,7 +120,8 @@ class References:
             return None
         for layer in layers:
             if layer not in self.ops or last not in RULES[self.ops[layer]].outputs:
-                raise _NoPath(f"'{layer}' has no output `{last}`",
+                what = f"{self.ops[layer]}" if layer in self.ops else "the network input"
+                raise _NoPath(f"'{layer}' ({what}) has no output `{last}`",
                               f"`{last}` is an output of: " + ", ".join(
                                   op for op, r in sorted(RULES.items()) if last in r.outputs))
         return [f"{layer}.{last}" for layer in layers]
@@ -138,6 +139,10 @@ class References:
         if instance is None:
             if head in scope.names:
                 op = self.ops.get(qualify(scope.prefix, head))
+                if op and RULES[op].outputs and len(rest) == 1:
+                    raise _NoPath(f"'{qualify(scope.prefix, head)}' ({op}) has no output "
+                                  f"`{rest[0]}`", did_you_mean(rest[0], RULES[op].outputs) or
+                                  "its outputs: " + ", ".join(RULES[op].outputs))
                 raise _NoPath(f"'{qualify(scope.prefix, head)}' is not a block instance, so "
                               f"'{name}' names nothing in it",
                               op and did_you_mean(rest[-1], RULES[op].outputs) or

@@ -6,6 +6,7 @@ plane per work item; the NumPy bodies below are their references (runtime/jit.py
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,12 @@ def _geometry(attrs: dict, x_shape: tuple[int, ...]) -> tuple:
     return kernel, stride, padding, dilation, out, sizes
 
 
-def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
-    """y (N, C, *out) = maximum over each window of x (N, C, *spatial), padding at -inf.
+def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool,
+            outputs: tuple[str, ...] = ()) -> tuple:
+    """y (N, C, *out) = maximum over each window of x (N, C, *spatial), padding at -inf; with
+    `outputs=("indices",)` (a step reads `<id>.indices`) the output is (y, indices), indices
+    (N, C, *out) int64 the flat position of each maximum within its (n, c) plane of x, as
+    PyTorch's return_indices. Nets that do not read them pay nothing.
 
     saved (training only): the winning kernel offset of every output, (N, C, *out) int8 for up
     to 127 offsets, and x's shape.
@@ -32,20 +37,22 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
     (x,) = inputs
     kernel, stride, padding, dilation, out, sizes = _geometry(attrs, x.shape)
     starts = pooling.offsets(kernel, dilation)
+    keep = training or "indices" in outputs  # the winning offsets are wanted
     if _compiled(xp, x):
         n, c = x.shape[:2]
         y = np.empty((n, c, *out), x.dtype)
-        arg = np.empty(y.shape if training else (0, 0, 0, 0),
+        arg = np.empty(y.shape if keep else (0, 0, 0, 0),
                        np.int8 if len(starts) < 128 else np.int32)
         if _halving(kernel, stride, padding, dilation, out, x.shape[2:]):
-            _forward_2x2(np.ascontiguousarray(x), training, y, arg)
+            _forward_2x2(np.ascontiguousarray(x), keep, y, arg)
         else:
             _forward(np.ascontiguousarray(x), *kernel, *stride, *dilation, padding[0][0],
-                     padding[1][0], training, y, arg)
-        return y, ((arg, x.shape) if training else None)
+                     padding[1][0], keep, y, arg)
+        return _with_indices(xp, y, arg, attrs, x.shape, outputs), \
+            ((arg, x.shape) if training else None)
     xs = pooling.split_last(xp, x, sizes, padding, stride[-1], -xp.inf)
     y = xs[pooling.window(starts[0], stride, out)].copy()  # (N, C, *out)
-    if not training:
+    if not keep:
         for start in starts[1:]:
             xp.maximum(y, xs[pooling.window(start, stride, out)], out=y)
         return y, None
@@ -64,7 +71,27 @@ def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) ->
         xp.multiply(better, arg.dtype.type(k), out=won)
         xp.maximum(arg, won, out=arg)
         xp.maximum(y, v, out=y)
-    return y, (arg, x.shape)
+    return _with_indices(xp, y, arg, attrs, x.shape, outputs), \
+        ((arg, x.shape) if training else None)
+
+
+def _with_indices(xp: Any, y: Any, arg: Any, attrs: dict, x_shape: tuple[int, ...],
+                  outputs: tuple[str, ...]) -> Any:
+    """y, or (y, indices) when the step writes `indices`: each output's winning kernel offset
+    `arg` (N, C, *out) turned into the flat index of its input cell within the (n, c) plane."""
+    if "indices" not in outputs:
+        return y
+    kernel, stride, padding, dilation, out, _ = _geometry(attrs, x_shape)
+    rest = arg.astype(xp.int64)  # offsets are row-major over the kernel, the last axis fastest
+    indices = xp.zeros(arg.shape, dtype=xp.int64)
+    n = len(kernel)
+    for axis in reversed(range(n)):
+        tap = rest % kernel[axis]
+        rest //= kernel[axis]
+        first = xp.arange(out[axis], dtype=xp.int64) * stride[axis] - padding[axis][0]
+        coord = first.reshape((-1,) + (1,) * (n - 1 - axis)) + tap * dilation[axis]
+        indices += coord * math.prod(x_shape[3 + axis:])
+    return y, indices
 
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:

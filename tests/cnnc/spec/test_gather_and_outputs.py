@@ -100,7 +100,7 @@ def test_an_extra_output_of_a_layer_is_named_after_it(monkeypatch):
                                      "d.1.pool")
     (d,) = net.reference_errors
     assert (d.span.line, d.message, d.hint) == (
-        10, "'p' is not a block instance, so 'p.indice' names nothing in it",
+        10, "'p' (maxpool) has no output `indice`",
         "did you mean 'indices'?")
 
 
