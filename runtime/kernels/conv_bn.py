@@ -17,7 +17,7 @@ scale = weight / sqrt(var + eps), the output and its gradient are
 the three passes, `moments` (sum and sum of squares in one read), `normalise` (one elementwise
 pass) and `normalise_backward` (a reduction for sum(g) and sum(g * xhat), then one elementwise
 pass for dy), is one CUDA kernel on a GPU and one compiled loop over Numba's threads on the
-CPU; their NumPy references, `<name>_reference`, define the result (about 13 NumPy passes
+CPU (conv_bn_cpu.py); their NumPy references, `<name>_reference`, define the result (about 13 NumPy passes
 over the map for the backward alone).
 """
 
@@ -25,11 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from numba import prange
-
 from cnnc_runtime import device, jit, sync_bn
-from cnnc_runtime.kernels import batchnorm, conv
+from cnnc_runtime.kernels import batchnorm, conv, conv_bn_cpu
 
 BN = "bn."
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
@@ -88,7 +85,7 @@ def moments(xp: Any, y: Any) -> tuple[Any, Any]:
         return sync_bn.centred(xp, y)[:2]
     if device.on_gpu(xp):
         return _moments(xp, y)
-    return _moments_cpu(y) if jit.enabled(xp) else moments_reference(xp, y)
+    return conv_bn_cpu.moments(y) if jit.enabled(xp) else moments_reference(xp, y)
 
 
 def normalise(xp: Any, y: Any, mean: Any, scale: Any, beta: Any, relu: bool) -> Any:
@@ -96,9 +93,7 @@ def normalise(xp: Any, y: Any, mean: Any, scale: Any, beta: Any, relu: bool) -> 
     if device.on_gpu(xp):
         return _normalise(xp, y, mean, scale, beta, relu)
     if jit.enabled(xp):
-        z = np.empty_like(y)
-        _normalise_cpu(_rows(y), mean, scale, beta, relu, _rows(z))
-        return z
+        return conv_bn_cpu.normalise(y, mean, scale, beta, relu)
     return normalise_reference(xp, y, mean, scale, beta, relu)
 
 
@@ -109,7 +104,7 @@ def normalise_backward(xp: Any, dz: Any, y: Any, mean: Any, inv_std: Any, scale:
     if device.on_gpu(xp) and not sync_bn.active():
         return _normalise_backward(xp, dz, y, mean, inv_std, scale, beta, relu, training)
     if jit.enabled(xp) and not sync_bn.active():
-        return _normalise_backward_cpu(dz, y, mean, inv_std, scale, beta, relu, training)
+        return conv_bn_cpu.normalise_backward(dz, y, mean, inv_std, scale, beta, relu, training)
     return normalise_backward_reference(xp, dz, y, mean, inv_std, scale, beta, relu, training)
 
 
@@ -148,106 +143,6 @@ def normalise_backward_reference(xp: Any, dz: Any, y: Any, mean: Any, inv_std: A
         dy = g.copy() if g is dz else g
     dy *= batchnorm.per_channel(scale, nd)
     return dy, dweight, dbias
-
-
-# CPU: one compiled loop per pass -------------------------------------------------------------
-# Reductions run one channel per work item and sum in float64 into a row of partial sums (a
-# vector add, then one sum of the row), so the result does not depend on the thread count.
-# The elementwise passes repeat the reference's operations in its order: the same bits.
-
-def _rows(a: Any) -> Any:
-    """a (N, C, *S) as a contiguous (N, C, S) array (a view when a is contiguous)."""
-    n, c = a.shape[:2]
-    return np.ascontiguousarray(a).reshape(n, c, -1)
-
-
-def _moments_cpu(y: Any) -> tuple[Any, Any]:
-    sums = np.empty((y.shape[1], 3), np.float64)
-    _channel_moments(_rows(y), sums)
-    m = y.size // y.shape[1]
-    mean = sums[:, 1] / m
-    var = np.maximum(sums[:, 2] / m - mean * mean, 0)
-    return (sums[:, 0] + mean).astype(y.dtype), var.astype(y.dtype)
-
-
-def _normalise_backward_cpu(dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any, beta: Any,
-                            relu: bool, training: bool) -> tuple[Any, Any, Any]:
-    dz3, y3 = _rows(dz), _rows(y)
-    sums = np.empty((y.shape[1], 2), np.float64)
-    _backward_sums(dz3, y3, mean, inv_std, scale, beta, relu, sums)
-    dbias, dweight = sums[:, 0].astype(y.dtype), sums[:, 1].astype(y.dtype)
-    m = y.size // y.shape[1]
-    zero = np.zeros_like(mean)
-    a, b = (-dweight / m, dbias / m) if training else (zero, zero)
-    dy = np.empty_like(y)
-    _backward_rows(dz3, y3, mean, inv_std, scale, beta, relu, a, b, _rows(dy))
-    return dy, dweight, dbias
-
-
-@jit.compiled(parallel=True)
-def _channel_moments(y: Any, sums: Any) -> None:
-    """sums[c] = (shift, sum of y - shift, sum of (y - shift)^2) over channel c of y (N, C, S),
-    shift its first value: no cancellation when the mean is large against the spread."""
-    n, c, s = y.shape
-    for ch in prange(c):
-        shift = np.float64(y[0, ch, 0])
-        total, squares = np.zeros(s, np.float64), np.zeros(s, np.float64)
-        for i in range(n):
-            for p in range(s):
-                v = np.float64(y[i, ch, p]) - shift
-                total[p] += v
-                squares[p] += v * v
-        sums[ch, 0], sums[ch, 1], sums[ch, 2] = shift, total.sum(), squares.sum()
-
-
-@jit.compiled(parallel=True)
-def _normalise_cpu(y: Any, mean: Any, scale: Any, beta: Any, relu: bool, z: Any) -> None:
-    n, c, s = y.shape
-    for r in prange(n * c):
-        i, ch = r // c, r % c
-        m, k, b = mean[ch], scale[ch], beta[ch]
-        for p in range(s):
-            v = (y[i, ch, p] - m) * k + b
-            z[i, ch, p] = 0 if relu and v < 0 else v  # NaN stays NaN, as in np.maximum
-
-
-@jit.compiled()
-def _masked(dz: Any, yv: Any, m: Any, k: Any, b: Any, relu: bool) -> Any:
-    """dz where the forward's z = (y - m) * k + b (the same bits as its pass) is positive,
-    else zero (dz - dz: NaN stays NaN as in dz * 0, and a literal would promote float32)."""
-    return dz if not relu or (yv - m) * k + b > 0 else dz - dz
-
-
-@jit.compiled(parallel=True)
-def _backward_sums(dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any, beta: Any,
-                   relu: bool, sums: Any) -> None:
-    """sums[c] = (sum of g, sum of g * xhat) over channel c, g the ReLU-masked dz."""
-    n, c, s = y.shape
-    for ch in prange(c):
-        m, r, k, b = mean[ch], inv_std[ch], scale[ch], beta[ch]
-        total, dot = np.zeros(s, np.float64), np.zeros(s, np.float64)
-        for i in range(n):
-            for p in range(s):
-                yv = y[i, ch, p]
-                g = _masked(dz[i, ch, p], yv, m, k, b, relu)
-                total[p] += g
-                dot[p] += np.float64(g) * ((yv - m) * r)
-        sums[ch, 0], sums[ch, 1] = total.sum(), dot.sum()
-
-
-@jit.compiled(parallel=True)
-def _backward_rows(dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any, beta: Any,
-                   relu: bool, a: Any, b: Any, dy: Any) -> None:
-    """dy = ((xhat * a + g) - b) * scale per channel: a = -dweight/m, b = dbias/m in
-    training (zeros in evaluation, where dy = g * scale)."""
-    n, c, s = y.shape
-    for row in prange(n * c):
-        i, ch = row // c, row % c
-        m, r, k, t, ac, bc = mean[ch], inv_std[ch], scale[ch], beta[ch], a[ch], b[ch]
-        for p in range(s):
-            yv = y[i, ch, p]
-            g = _masked(dz[i, ch, p], yv, m, k, t, relu)
-            dy[i, ch, p] = ((yv - m) * r * ac + g - bc) * k
 
 
 # CUDA -------------------------------------------------------------------------------------------
