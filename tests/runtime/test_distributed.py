@@ -36,9 +36,9 @@ RUNS = {
     "mnist64": {"spec": "mnist1d_cnn"},
     "mnist32": {"spec": "mnist1d_cnn", "dtype": "float32"},
     "resnet64": {"spec": "resnet20_cifar", "sync_bn": True},
-    # float32 resnet20 parts from itself within tens of steps, in one process too (a nudge of
-    # 1e-6 to one weight leaves the BN biases 40% apart after 20 steps; float64 keeps 5e-8):
-    # docs/distributed.md. So a few steps, where rounding alone tells the two apart.
+    # float32 resnet20 runs whose values differ in the last bits part at the first ReLU input
+    # that rounding puts across zero, within about ten steps here, whatever splits the batch
+    # (docs/distributed.md). So a few steps, where rounding alone tells the two apart.
     "resnet32": {"spec": "resnet20_cifar", "sync_bn": True, "dtype": "float32", "steps": 3},
     "per_rank_bn": {"spec": "resnet20_cifar", "steps": 3},
 }
