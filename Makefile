@@ -44,6 +44,8 @@ $(VENV)/.installed: $(VENV)/.base
 	$(BIN)/pip install -q cupy-cuda12x nvidia-cuda-nvrtc-cu12 || echo "CuPy/NVRTC not installed: the CUDA compile test will skip"
 	@# mpi4py and MPICH's mpiexec for the 2-rank distributed tests, which skip without them.
 	$(BIN)/pip install -q -e '.[mpi]' || echo "mpi4py/MPICH not installed: the distributed tests will skip"
+	@# onnx and onnxruntime for `cnnc export` and its tests, which skip without them.
+	$(BIN)/pip install -q -e '.[onnx]' || echo "onnx/onnxruntime not installed: the ONNX tests will skip"
 	touch $@
 
 demo: $(VENV)/.base
