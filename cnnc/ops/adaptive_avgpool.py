@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import Rule
 from cnnc.ops.labels import adaptive_label
 from cnnc.ops.pooling import (
@@ -19,4 +20,4 @@ class AdaptiveAvgPoolAttrs(AdaptiveAttrs):
 
 
 RULE = Rule(AdaptiveAvgPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive,
-            lower=lower_adaptive, label=adaptive_label, aliases=("adaptiveavgpool2d",))
+            lower=lower_adaptive, label=adaptive_label, aliases=("adaptiveavgpool2d",), onnx=onnx_windows.adaptive_avgpool)

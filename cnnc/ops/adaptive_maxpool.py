@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import Rule
 from cnnc.ops.labels import adaptive_label
 from cnnc.ops.pooling import (
@@ -19,4 +20,4 @@ class AdaptiveMaxPoolAttrs(AdaptiveAttrs):
 
 
 RULE = Rule(AdaptiveMaxPoolAttrs, infer_adaptive, "pool", receptive=receptive_adaptive,
-            lower=lower_adaptive, label=adaptive_label, aliases=("adaptivemaxpool2d",))
+            lower=lower_adaptive, label=adaptive_label, aliases=("adaptivemaxpool2d",), onnx=onnx_windows.adaptive_maxpool)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cnnc.ops import pooling
+from cnnc.ops import onnx_windows, pooling
 from cnnc.ops.base import Rule, Shape
 from cnnc.ops.labels import pool_label
 from cnnc.ops.pooling import PoolAttrs, dropped, infer, receptive
@@ -25,4 +25,4 @@ def lower(a: AvgPoolAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 RULE = Rule(AvgPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
             aliases=("avgpool1d", "avgpool2d", "avgpool3d", "avg_pool"),
-            dropped=dropped)
+            dropped=dropped, onnx=onnx_windows.avgpool)

@@ -131,6 +131,8 @@ class Rule:
     aliases:   what other frameworks call the op (`conv2d`), for the unknown-op hint
     dropped:   input positions per spatial axis after the last window, which the op leaves
                out without a word (a pool in floor mode on an odd size); None where none can be
+    onnx:      adds the op's ONNX nodes for `cnnc export` (cnnc/ops/onnx_forms.py says how);
+               None for an op that cannot be exported
     """
 
     attrs: type[LayerAttrs]
@@ -151,6 +153,7 @@ class Rule:
     algorithm: Callable[[dict[str, Any], Shape, Shape, str], str] | None = None
     aliases: tuple[str, ...] = ()
     dropped: Callable[[Any, tuple[Shape, ...], Shape], tuple[int, ...]] | None = None
+    onnx: Callable[[Any, tuple[Shape, ...], Shape, Any], None] | None = None
 
 
 def same_shape(a: Any, xs: tuple[Shape, ...]) -> Shape:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, same_shape
 
 
@@ -42,4 +43,4 @@ def lower(a: BatchNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 RULE = Rule(BatchNormAttrs, infer, "norm", params=params, buffers=buffers, lower=lower,
             aliases=("bn", "batchnorm1d", "batchnorm2d", "batchnorm3d", "batch_norm"),
-            init=affine_identity)
+            init=affine_identity, onnx=onnx_pointwise.batchnorm)

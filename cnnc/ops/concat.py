@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, fmt
 
 
@@ -24,4 +25,4 @@ def infer(a: ConcatAttrs, xs: tuple[Shape, ...]) -> Shape:
 
 
 RULE = Rule(ConcatAttrs, infer, "merge", arity=(2, None), sees="widest",
-            aliases=("concatenate", "cat"))
+            aliases=("concatenate", "cat"), onnx=onnx_pointwise.concat)

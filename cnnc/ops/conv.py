@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import (
     LayerAttrs,
     Padding,
@@ -111,4 +112,4 @@ def lower(a: ConvAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 RULE = Rule(ConvAttrs, infer, "conv", params=params, macs=macs, receptive=receptive, lower=lower,
             label=conv_label, algorithm=conv_algorithm,
-            aliases=("conv1d", "conv2d", "conv3d", "convolution"))
+            aliases=("conv1d", "conv2d", "conv3d", "convolution"), onnx=onnx_windows.conv)

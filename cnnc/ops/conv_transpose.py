@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import LayerAttrs, PerAxis, Rule, Shape, Window, fmt, per_axis, spatial
 from cnnc.ops.labels import conv_label
 
@@ -88,4 +89,4 @@ def lower(a: ConvTransposeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, A
 
 RULE = Rule(ConvTransposeAttrs, infer, "conv", params=params, macs=macs, receptive=receptive,
             lower=lower, label=conv_label,
-            aliases=("convtranspose1d", "convtranspose2d", "convtranspose3d", "deconv", "transposed_conv"))
+            aliases=("convtranspose1d", "convtranspose2d", "convtranspose3d", "deconv", "transposed_conv"), onnx=onnx_windows.conv_transpose)

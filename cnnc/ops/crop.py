@@ -6,6 +6,7 @@ from typing import Literal
 
 from cnnc.errors import RuleError
 from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, fmt, spatial
+from cnnc.ops.onnx_forms import Emitter
 
 
 class CropAttrs(LayerAttrs):
@@ -35,4 +36,11 @@ def receptive(a: CropAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return [Window(1, 1, off) for off in offsets(*xs)]
 
 
-RULE = Rule(CropAttrs, infer, "merge", arity=(2, 2), receptive=receptive)
+def to_onnx(a: CropAttrs, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
+    starts = offsets(*xs)
+    ends = [s + r for s, r in zip(starts, xs[1][1:])]
+    axes = list(range(2, len(xs[0]) + 1))  # ONNX axes count the batch
+    e.node("Slice", [e.inputs[0], e.ints(starts), e.ints(ends), e.ints(axes)], e.output)
+
+
+RULE = Rule(CropAttrs, infer, "merge", arity=(2, 2), receptive=receptive, onnx=to_onnx)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
 
 
@@ -19,4 +20,4 @@ def lower(a: GeluAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
     return {"approximate": a.approximate}
 
 
-RULE = Rule(GeluAttrs, same_shape, "activation", lower=lower)
+RULE = Rule(GeluAttrs, same_shape, "activation", lower=lower, onnx=onnx_pointwise.gelu)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.ops.base import LayerAttrs, Rule
+from cnnc.ops.onnx_forms import unary
 from cnnc.ops.pooling import infer_global, receptive_global
 
 
@@ -13,4 +14,4 @@ class GlobalAvgPoolAttrs(LayerAttrs):
 
 
 RULE = Rule(GlobalAvgPoolAttrs, infer_global, "pool", receptive=receptive_global,
-            aliases=("gap", "globalaveragepooling2d"))
+            aliases=("gap", "globalaveragepooling2d"), onnx=unary("GlobalAveragePool"))

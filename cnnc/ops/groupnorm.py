@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, fmt
 
 
@@ -45,4 +46,4 @@ def lower(a: GroupNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 
 RULE = Rule(GroupNormAttrs, infer, "norm", params=params, lower=lower, aliases=("group_norm",),
-            init=affine_identity)
+            init=affine_identity, onnx=onnx_pointwise.groupnorm)

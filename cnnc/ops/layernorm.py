@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, affine_identity, same_shape
 
 
@@ -27,4 +28,4 @@ def lower(a: LayerNormAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 
 RULE = Rule(LayerNormAttrs, same_shape, "norm", params=params, lower=lower, aliases=("layer_norm",),
-            init=affine_identity)
+            init=affine_identity, onnx=onnx_pointwise.layernorm)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from cnnc.ops.base import LayerAttrs, Rule, Shape, same_shape
+from cnnc.ops.onnx_forms import Emitter
 
 
 class LeakyReluAttrs(LayerAttrs):
@@ -20,4 +21,8 @@ def label(a: LeakyReluAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
     return f"slope {a.negative_slope:g}"
 
 
-RULE = Rule(LeakyReluAttrs, same_shape, "activation", lower=lower, label=label)
+def to_onnx(a: LeakyReluAttrs, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
+    e.node("LeakyRelu", [e.inputs[0]], e.output, alpha=a.negative_slope)
+
+
+RULE = Rule(LeakyReluAttrs, same_shape, "activation", lower=lower, label=label, onnx=to_onnx)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, fmt
 
 
@@ -43,4 +44,4 @@ def label(a: LinearAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 RULE = Rule(LinearAttrs, infer, "linear", params=params, macs=macs, label=label,
-            aliases=("dense", "fc", "fully_connected"))
+            aliases=("dense", "fc", "fully_connected"), onnx=onnx_pointwise.linear)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, spatial
 
 
@@ -30,4 +31,4 @@ def label(a: LrnAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
     return f"size {a.size}"
 
 
-RULE = Rule(LrnAttrs, infer, "norm", lower=lower, label=label, aliases=("localresponsenorm",))
+RULE = Rule(LrnAttrs, infer, "norm", lower=lower, label=label, aliases=("localresponsenorm",), onnx=onnx_pointwise.lrn)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import PerAxis, Rule
 from cnnc.ops.labels import pool_label
 from cnnc.ops.pooling import PoolAttrs, dropped, infer, lower, receptive
@@ -22,4 +23,4 @@ class MaxPoolAttrs(PoolAttrs):
 
 RULE = Rule(MaxPoolAttrs, infer, "pool", receptive=receptive, lower=lower, label=pool_label,
             aliases=("maxpool1d", "maxpool2d", "maxpool3d", "max_pool"),
-            dropped=dropped, outputs=("indices",))
+            dropped=dropped, outputs=("indices",), onnx=onnx_windows.maxpool)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import LayerAttrs, PerAxis, Rule, Shape, Window, fmt, per_axis, spatial
 from cnnc.ops.labels import window_text
 
@@ -79,4 +80,4 @@ def label(a: MaxUnpoolAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
 
 RULE = Rule(MaxUnpoolAttrs, infer, "pool", arity=(2, 3), receptive=receptive, lower=lower,
             index_inputs=(1,), label=label,
-            aliases=("maxunpool1d", "maxunpool2d", "maxunpool3d", "max_unpool"))
+            aliases=("maxunpool1d", "maxunpool2d", "maxunpool3d", "max_unpool"), onnx=onnx_windows.maxunpool)

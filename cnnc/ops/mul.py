@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule
 from cnnc.ops.merge import infer_elementwise
 
@@ -13,4 +14,4 @@ class MulAttrs(LayerAttrs):
 
 
 RULE = Rule(MulAttrs, infer_elementwise, "merge", arity=(2, None), sees="widest",
-            aliases=("multiply",))
+            aliases=("multiply",), onnx=onnx_pointwise.mul)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import NonNegativeInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import (
     LayerAttrs,
     PaddingMode,
@@ -58,4 +59,4 @@ def label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 RULE = Rule(PadAttrs, infer, "shape", receptive=receptive, lower=lower, label=label,
-            aliases=("zeropad2d",))
+            aliases=("zeropad2d",), onnx=onnx_windows.pad)

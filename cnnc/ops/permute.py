@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import IDENTITY_WINDOW, LayerAttrs, Rule, Shape, Window, fmt, global_windows
 
 
@@ -52,4 +53,4 @@ def label(a: PermuteAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 RULE = Rule(PermuteAttrs, infer, "shape", receptive=receptive, lower=lower, label=label,
-            aliases=("transpose",))
+            aliases=("transpose",), onnx=onnx_pointwise.permute)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from cnnc.ops.base import LayerAttrs, Rule, same_shape
+from cnnc.ops.onnx_forms import unary
 
 
 class ReluAttrs(LayerAttrs):
     op: Literal["relu"]
 
 
-RULE = Rule(ReluAttrs, same_shape, "activation")
+RULE = Rule(ReluAttrs, same_shape, "activation", onnx=unary("Relu"))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import IDENTITY_WINDOW, LayerAttrs, Rule, Shape, Window, fmt, global_windows
 
 
@@ -51,4 +52,4 @@ def lower(a: ReshapeAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
 
 
 RULE = Rule(ReshapeAttrs, infer, "shape", receptive=receptive, lower=lower, view="always",
-            aliases=("view",))
+            aliases=("view",), onnx=onnx_pointwise.reshape)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import Init, LayerAttrs, Rule, Shape, same_shape
 
 
@@ -32,4 +33,4 @@ def label(a: ScaleAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
 # A product per element, like a norm's affine map: no MACs (ARCHITECTURE.md counts conv and
 # linear only); pointwise, so the receptive field is unchanged.
 RULE = Rule(ScaleAttrs, same_shape, "linear", params=params, init=init, label=label,
-            aliases=("layerscale", "layer_scale", "rezero"))
+            aliases=("layerscale", "layer_scale", "rezero"), onnx=onnx_pointwise.scale)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, same_shape
 
 
@@ -11,4 +12,4 @@ class SiluAttrs(LayerAttrs):
     op: Literal["silu"]
 
 
-RULE = Rule(SiluAttrs, same_shape, "activation", aliases=("swish",))
+RULE = Rule(SiluAttrs, same_shape, "activation", aliases=("swish",), onnx=onnx_pointwise.silu)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import IDENTITY_WINDOW, LayerAttrs, Rule, Shape, Window, fmt
 
 
@@ -79,4 +80,4 @@ def label(a: SliceAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 RULE = Rule(SliceAttrs, infer, "shape", receptive=receptive, lower=lower, label=label,
-            aliases=("narrow", "split", "chunk"))
+            aliases=("narrow", "split", "chunk"), onnx=onnx_pointwise.slice_)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, same_shape
 
 
@@ -11,4 +12,4 @@ class SoftmaxAttrs(LayerAttrs):
     op: Literal["softmax"]
 
 
-RULE = Rule(SoftmaxAttrs, same_shape, "activation")
+RULE = Rule(SoftmaxAttrs, same_shape, "activation", onnx=onnx_pointwise.softmax)

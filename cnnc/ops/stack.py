@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_pointwise
 from cnnc.ops.base import LayerAttrs, Rule, Shape, fmt
 
 
@@ -49,4 +50,4 @@ def label(a: StackAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
     return f"×{len(xs)}" + (f" axis {a.axis}" if a.axis else "")
 
 
-RULE = Rule(StackAttrs, infer, "merge", arity=(1, None), lower=lower, label=label, sees="widest")
+RULE = Rule(StackAttrs, infer, "merge", arity=(1, None), lower=lower, label=label, sees="widest", onnx=onnx_pointwise.stack)

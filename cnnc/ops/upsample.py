@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from cnnc.errors import RuleError
+from cnnc.ops import onnx_windows
 from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, fmt, per_axis, spatial
 from cnnc.ops.labels import axes_text, once_text
 
@@ -91,4 +92,4 @@ def label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
 
 # A second input only gives the size, like crop's: `from: [x, skip]`.
 RULE = Rule(UpsampleAttrs, infer, "resample", arity=(1, 2), receptive=receptive, lower=lower,
-            label=label, aliases=("upsampling", "upsampling2d", "interpolate", "resize"))
+            label=label, aliases=("upsampling", "upsampling2d", "interpolate", "resize"), onnx=onnx_windows.upsample)
