@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     weights.add_argument("--input", type=parse_shape, metavar="SHAPE",
                          help="override the spec's input shape (changes linear layer sizes)")
 
+    _export_parser(commands)
     _run_parser(commands)
     commands.add_parser("zoo", help="list the zoo models with their totals")
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
@@ -128,6 +129,25 @@ def _number(expected: str, ok: Callable[[float], bool]) -> Callable[[str], float
             raise argparse.ArgumentTypeError(f"'{text}' is not {expected}")
         return value
     return number
+
+
+def _export_parser(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser("export", help="write a spec as an ONNX model (Netron, "
+                                                "onnxruntime); needs pip install 'cnnc[onnx]'")
+    export.add_argument("spec", metavar="SPEC", help="a YAML spec file, or a zoo model name")
+    export.add_argument("-o", "--output", type=FsPath, metavar="FILE", required=True,
+                        help="the .onnx file to write")
+    export.add_argument("--weights", type=FsPath, metavar="CHECKPOINT",
+                        help="a checkpoint of `cnnc run --train` or `cnnc import`; default: a "
+                             "fresh initialisation")
+    export.add_argument("--input", type=parse_shape, metavar="SHAPE",
+                        help="override the spec's input shape (the batch axis stays dynamic)")
+    export.add_argument("--opset", type=_whole(17, 21), default=17, metavar="N",
+                        help="ONNX opset, 17 to 21 (17)")
+    export.add_argument("--fold-bn", action="store_true",
+                        help="fold each BatchNorm into the convolution before it")
+    export.add_argument("--seed", type=_whole(0), default=0, metavar="S",
+                        help="the fresh initialisation's seed (0)")
 
 
 def _run_parser(commands: argparse._SubParsersAction) -> None:
@@ -212,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
             return compile_command(args)
         if args.command == "import":
             return import_weights(args)
+        if args.command == "export":
+            from cnnc.export.command import export_command
+            return export_command(args)
         if args.command == "run":
             from cnnc.run import run
             return run(args)
