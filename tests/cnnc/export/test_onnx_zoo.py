@@ -1,0 +1,38 @@
+"""Every zoo model exports to a checked ONNX model that onnxruntime runs to cnnc's outputs."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from onnx_check import check_export
+
+from cnnc.compiler import compile_file
+from cnnc.zoo import zoo_names
+
+# Reduced inputs where the spec allows, so that the whole file runs in about a minute; the
+# models not named keep their own input (already small, or no smaller size fits them).
+SMALL = {name: (3, 32, 32) for name in zoo_names()
+         if name.startswith(("densenet", "googlenet", "resnet", "resnext", "vgg", "squeezenet",
+                             "unet_milesial", "wrn", "preact", "mobilenet_v2", "yolov1"))}
+SMALL |= {"googlenet_paper": None, "alexnet": (3, 64, 64), "alexnet_paper": (3, 96, 96),
+          "alexnet_paper_2gpu": (3, 96, 96), "hourglass_hg8": (3, 64, 64),
+          "unet_original": (1, 192, 192), "unet_scenes": (1, 32, 32),
+          "unet3d": (3, 92, 92, 92)}
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_zoo_model_exports_and_matches_the_runtime(name):
+    check_export(compile_file(name, SMALL.get(name)), batch=1 if name == "unet3d" else 2)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "vgg11_bn", "densenet121"])
+def test_folded_batchnorm_matches_the_runtime(name):
+    c = compile_file(name, (3, 32, 32))
+    kept = check_export(c)
+    folded = check_export(c, fold_bn=True)
+    norms = [sum(n.op_type == "BatchNormalization" for n in m.graph.node) for m in (kept, folded)]
+    # each BatchNorm after a conv goes; DenseNet's come before their convs and stay
+    assert norms[1] < norms[0] if name != "densenet121" else norms[1] <= norms[0]
