@@ -36,12 +36,13 @@ def _end_pads(e: Emitter, x: Shape) -> tuple[list[tuple[int, int]], bool]:
     padding, is then exact); and whether any overhang was added."""
     k = e.lowered
     pairs, grew = [], False
+    dilation = k.get("dilation", (1,) * len(k["kernel"]))  # average pooling has none
     for n, out, kern, s, d, (before, after) in zip(x[1:], k["out"], k["kernel"], k["stride"],
-                                                    k["dilation"], k["padding"]):
+                                                    dilation, k["padding"]):
         need = max(after, (out - 1) * s + d * (kern - 1) + 1 - n - before)
-        if need >= kern:  # ONNX runtimes refuse a pad as wide as the window
-            e.refuse(f"ceil_mode whose last window overhangs the input by {need} >= kernel "
-                     f"{kern}")
+        # ceil mode's last window starts inside the input or its left padding, so the pad stays
+        # narrower than the window, as ONNX runtimes require
+        assert need < d * (kern - 1) + 1
         grew |= need > after
         pairs.append((before, need))
     return pairs, grew
@@ -52,7 +53,7 @@ def maxpool(a: Any, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
     pairs, _ = _end_pads(e, xs[0])
     indices = e.extra("indices")
     flat = [f"{e.output}/flat_indices"] if indices is not None else []
-    e.node("MaxPool", [e.inputs[0]], e.output, extra_outputs=flat,
+    e.node("MaxPool", [e.inputs[0]], e.output, extra_outputs=flat, storage_order=0,
            kernel_shape=list(k["kernel"]), strides=list(k["stride"]),
            dilations=list(k["dilation"]), pads=flat_pads(pairs))
     if indices is not None:  # ONNX flattens over the whole tensor, cnnc per (n, c) plane
