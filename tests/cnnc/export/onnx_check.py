@@ -37,9 +37,11 @@ def check_export(c, fold_bn: bool = False, opset: int = 17, batch: int = 2,
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    produced = {out for n in model.graph.node for out in n.output}
     for node in c.layers:
         d = c.node(node)
-        if node in shapes:  # a folded BatchNorm or an aux head has no value of its own
+        if node in produced:  # a folded BatchNorm or an aux head has no value of its own
+            assert node in shapes, f"shape inference left '{node}' unknown"
             # the batch axis stays symbolic (Resize's inference renames it, `unk__0`)
             first, *rest = shapes[node]
             assert isinstance(first, str) and rest == list(d[keys.SHAPE]), (node, shapes[node])
