@@ -73,6 +73,7 @@ def torch_references() -> dict[str, Callable[[], Any]] | None:
     """Zoo name -> a fresh PyTorch model of the same architecture; None without torch/torchinfo."""
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchinfo") is None:
         return None
+    sys.path.insert(0, str(TORCH_MODELS.parent))  # torch_models imports its sibling modules
     spec = importlib.util.spec_from_file_location("torch_models", TORCH_MODELS)
     assert spec is not None and spec.loader is not None
     models = importlib.util.module_from_spec(spec)
