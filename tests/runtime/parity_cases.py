@@ -17,4 +17,5 @@ CASES = {
     "densenet121": ((3, 64, 64), 2),
     "unet_milesial": ((3, 64, 64), 2),
     "unet_original": ((1, 188, 188), 1),
+    "wavenet": ((256, 96), 2),
 }

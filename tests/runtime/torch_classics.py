@@ -4,7 +4,8 @@ and the 3D U-Net.
 
 Written from the papers and the definitions they follow (torchvision's source for the torchvision
 models, the authors' code otherwise), not from the cnnc specs; each class's docstring says which.
-The three residual variants are in torch_resnet_variants.py.
+The three residual variants are in torch_resnet_variants.py, the stacked hourglass and WaveNet in
+torch_hourglass_wavenet.py.
 Every activation, pool and BN is a call of its own, as in the specs, and modules are declared in
 the order the specs define their layers, so `state_dict()` lists tensors in the spec's order.
 tests/runtime/measure_figures.py measures the reference figures on these models.
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_dropout import MaskedDropout
-from torch_hourglass_wavenet import StackedHourglass
+from torch_hourglass_wavenet import StackedHourglass, WaveNet
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
 
 # ---------------------------------------------------------------------------------------------
@@ -314,4 +315,5 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "yolov1": YOLOv1,
     "unet3d": UNet3d,
     "hourglass_hg8": StackedHourglass,
+    "wavenet": WaveNet,
 }

@@ -91,3 +91,53 @@ class StackedHourglass(nn.Module):
             x, heatmaps = stack(x)
             outputs.append(heatmaps)
         return outputs
+
+
+class GatedResidualLayer(nn.Module):
+    """One layer of ibab/tensorflow-wavenet's _create_dilation_layer (wavenet/model.py): the
+    filter and gate convs of width 2 at `dilation`, causal (left padding of `dilation`, so output
+    t sees inputs t - dilation and t); tanh(filter) * sigmoid(gate); its 1x1 skip conv; and,
+    unless nothing reads it (the last layer), the 1x1 "dense" conv added to the input. Every conv
+    has a bias (use_biases)."""
+
+    def __init__(self, dilation: int, residual: int, gate: int, skip: int, last: bool) -> None:
+        super().__init__()
+        self.dilation = dilation
+        self.filter = nn.Conv1d(residual, gate, 2, dilation=dilation)
+        self.gate = nn.Conv1d(residual, gate, 2, dilation=dilation)
+        self.skip = nn.Conv1d(gate, skip, 1)
+        self.dense = None if last else nn.Conv1d(gate, residual, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        past = nn.functional.pad(x, (self.dilation, 0))  # (N, C, L + dilation): causal
+        out = torch.tanh(self.filter(past)) * torch.sigmoid(self.gate(past))  # (N, gate, L)
+        residual = None if self.dense is None else x + self.dense(out)
+        return residual, self.skip(out)
+
+
+class WaveNet(nn.Module):
+    """van den Oord et al. 2016 as ibab/tensorflow-wavenet (3c973c0, wavenet/model.py) with its
+    wavenet_params.json: one-hot input of 256 mu-law classes; a causal conv of width 2 to 32
+    residual channels without bias (_create_causal_layer); the gated layers at dilations
+    1, 2, ..., 512, five times; the sum of all 50 skip outputs (512 channels), ReLU, 1x1 conv,
+    ReLU, 1x1 conv to the 256 classes (logits of each sample's next value). Where ibab's valid
+    convs shorten the sequence, these pad on the left and keep its length."""
+
+    def __init__(self, stacks: int = 5, layers_per_stack: int = 10, residual: int = 32,
+                 gate: int = 32, skip: int = 512, classes: int = 256) -> None:
+        super().__init__()
+        dilations = [2**k for k in range(layers_per_stack)] * stacks
+        self.causal = nn.Conv1d(classes, residual, 2, bias=False)
+        self.layers = nn.ModuleList([
+            GatedResidualLayer(d, residual, gate, skip, last=i == len(dilations) - 1)
+            for i, d in enumerate(dilations)])
+        self.postprocess1 = nn.Conv1d(skip, skip, 1)
+        self.postprocess2 = nn.Conv1d(skip, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.causal(nn.functional.pad(x, (1, 0)))  # (N, residual, L)
+        total = 0
+        for layer in self.layers:
+            x, skip = layer(x)
+            total = total + skip  # (N, skip, L), summed as it comes: 50 of them would not fit
+        return self.postprocess2(torch.relu(self.postprocess1(torch.relu(total))))

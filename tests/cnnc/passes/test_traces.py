@@ -88,3 +88,24 @@ def test_a_billion_adaptive_bins_take_no_time():
     c = cnnc.compile_text("name: t\ninput: [3, 8, 8]\nlayers:\n"
                           "  - {op: adaptive_avgpool, size: 1000000000}\n")
     assert c.output_shape == (3, 10**9, 10**9)
+
+
+def test_wavenet_receptive_field_is_the_architectures():
+    """WaveNet's field, from its dilations as ibab/tensorflow-wavenet's calculate_receptive_field
+    counts it: (width - 1) x the sum of the dilations + 1, plus width - 1 for the first causal
+    conv; layer by layer, and causal: every output's field ends at its own sample."""
+    c = cnnc.compile_file("wavenet")
+    width, dilations = 2, [2**k for k in range(10)] * 5  # kernel 2; 1, 2, ..., 512, five stacks
+    filters = [c.node(n)[keys.LAYER].attrs for n in c.layers if n.endswith(".filter")]
+    assert [(a.kernel, a.dilation) for a in filters] == [(width, d) for d in dilations]
+
+    def field(node: str) -> tuple[int, float]:
+        (axis,) = c.node(node)[keys.RECEPTIVE_FIELD]
+        return axis.size, axis.start + (axis.size - 1) / 2 * axis.jump  # size, last sample seen
+
+    first = width  # the causal conv
+    for j in range(len(dilations)):
+        assert field(f"stack.{j}.skip") == (first + (width - 1) * sum(dilations[:j + 1]), 0)
+    known = (width - 1) * sum(dilations) + 1 + (width - 1)
+    assert field(c.outputs[0]) == (known, 0)
+    assert known == 5117
