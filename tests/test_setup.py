@@ -46,8 +46,15 @@ def test_the_wheel_builds_without_a_warning_and_installs_only_names_of_ours(tmp_
     assert said == []
     (wheel,) = tmp_path.glob("cnnc-*.whl")
     with zipfile.ZipFile(wheel) as z:
-        top = {name.split("/")[0] for name in z.namelist() if not name.startswith("cnnc-")}
+        names = z.namelist()
+    top = {name.split("/")[0] for name in names if not name.startswith("cnnc-")}
     assert top == {"cnnc", "cnnc_runtime"}  # not `runtime`, which anything may be called
+    # every package folder is in the wheel (an editable install would hide one left out)
+    folders = {"cnnc_runtime" / p.parent.relative_to(ROOT / "runtime")
+               for p in (ROOT / "runtime").rglob("__init__.py")}
+    folders |= {p.parent.relative_to(ROOT) for p in (ROOT / "cnnc").rglob("__init__.py")}
+    missing = {f"{f.as_posix()}/__init__.py" for f in folders} - set(names)
+    assert not missing, "add these to pyproject's packages"
 
 
 def imports(path: Path) -> set[str]:

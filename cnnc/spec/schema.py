@@ -81,7 +81,8 @@ LAYER = TypeAdapter(LayerUnion)
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a spec file, for editors; any attribute may be a `$` expression.
+    """The JSON Schema of a spec file, for editors; any attribute, and any element of a list
+    attribute, may be a `$` expression.
 
     A layer entry picks its op's schema by `if`/`then` on `op` (and BlockCall on `block`), so a
     validator names the attribute at fault inside that op, not "is not valid under any of the
@@ -95,7 +96,7 @@ def json_schema() -> dict[str, Any]:
     for model in defs.values():
         for key, prop in model.get("properties", {}).items():
             if key not in ("op", "block", "id", "from"):
-                model["properties"][key] = _or_expression(prop)
+                model["properties"][key] = _or_expression(_items_or_expressions(prop))
     defs["LayerEntry"] = {
         "type": "object", "description": "a layer (`op:`) or a block instance (`block:`)",
         "if": {"required": ["block"]}, "then": {"$ref": "#/$defs/BlockCall"},
@@ -122,6 +123,21 @@ def _or_expression(prop: dict[str, Any]) -> dict[str, Any]:
     if _admits_strings(prop):
         return {"anyOf": [prop, _EXPRESSION], **described}
     return {"if": {"type": "string"}, "then": _EXPRESSION, "else": prop, **described}
+
+
+def _items_or_expressions(schema: Any) -> Any:
+    """`schema` with every list element free to be an expression too (`padding: [[$d, 0]]`),
+    at any depth."""
+    if isinstance(schema, list):
+        return [_items_or_expressions(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _items_or_expressions(v) for k, v in schema.items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _or_expression(out["items"])
+    if "prefixItems" in out:
+        out["prefixItems"] = [_or_expression(s) for s in out["prefixItems"]]
+    return out
 
 
 def _admits_strings(schema: Any) -> bool:

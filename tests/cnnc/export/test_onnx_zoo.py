@@ -20,12 +20,18 @@ SMALL = {name: (3, 32, 32) for name in zoo_names()
 SMALL |= {"googlenet_paper": None, "alexnet": (3, 64, 64), "alexnet_paper": (3, 96, 96),
           "alexnet_paper_2gpu": (3, 96, 96), "hourglass_hg8": (3, 64, 64),
           "unet_original": (1, 192, 192), "unet_scenes": (1, 32, 32),
-          "unet3d": (3, 92, 92, 92)}
+          "unet3d": (3, 92, 92, 92), "wavenet": (256, 2048)}
+
+# WaveNet's 50 residual layers and 50-way skip sum round more in float32: measured against a
+# float64 run of the same weights, onnxruntime is 1.2e-5 off and cnnc 1.6e-5 (of the largest
+# output), so they may part by twice that; the other models part by under 1e-5.
+RTOL = {"wavenet": 4e-5}
 
 
 @pytest.mark.parametrize("name", zoo_names())
 def test_zoo_model_exports_and_matches_the_runtime(name):
-    check_export(compile_file(name, SMALL.get(name)), batch=1 if name == "unet3d" else 2)
+    check_export(compile_file(name, SMALL.get(name)), batch=1 if name == "unet3d" else 2,
+                 rtol=RTOL.get(name, 1e-5))
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "vgg11_bn", "densenet121"])

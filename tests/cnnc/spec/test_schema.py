@@ -46,6 +46,14 @@ def test_expressions_are_accepted_wherever_a_value_is(validator):
     assert list(validator.iter_errors({"name": "t", "input": [3, 8, 8], "layers": [layer]})) == []
 
 
+@pytest.mark.parametrize("padding, valid", [
+    ([["$d", 0], [0, "$d"]], True), (["$p", 1], True), ([["$d", -1]], False), ([["three"]], False)])
+def test_list_elements_may_be_expressions_and_the_rest_is_still_checked(validator, padding, valid):
+    layer = {"op": "conv", "out": 4, "kernel": 2, "padding": padding}
+    errors = list(validator.iter_errors({"name": "t", "input": [3, 8, 8], "layers": [layer]}))
+    assert (errors == []) == valid, errors
+
+
 def test_cli_prints_the_schema(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
