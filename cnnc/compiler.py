@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from cnnc.compiled import CompiledData, Totals
 from cnnc.errors import CnncError, Diagnostic, SpecError
+from cnnc.export import to_onnx
+from cnnc.export.opsets import DEFAULT_OPSET
 from cnnc.ir import keys
 from cnnc.ir.build import build_graph, topological_order
 from cnnc.ir.verify import verify
@@ -72,6 +74,13 @@ class Compiled(CompiledData):
         the layers' text (the rest keeps its proportions). Raises ValueError for a bad option."""
         chosen = readable_depth(self) if depth == "auto" else depth
         return Drawing(self, chosen, rankdir, size, fold, dpi, font, fontsize)
+
+    def to_onnx(self, weights: Any = None, opset: int = DEFAULT_OPSET, fold_bn: bool = False,
+                seed: int = 0) -> Any:
+        """The ONNX model (an onnx.ModelProto; needs pip install 'cnnc[onnx]'), as `cnnc
+        export` writes it. `weights`: tensors by cnnc name, a trained model's
+        (`model.tensors()`) or a checkpoint's; None: a fresh initialisation under `seed`."""
+        return to_onnx(self, weights, opset=opset, fold_bn=fold_bn, seed=seed)
 
     def _repr_svg_(self) -> str | None:
         """The diagram in a notebook, at a readable depth and folded to a wide page; None

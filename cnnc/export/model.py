@@ -9,8 +9,9 @@ from typing import Any
 import onnx
 
 from cnnc.compiled import CompiledData
-from cnnc.export.onnx import DEFAULT_OPSET, export_error
+from cnnc.export.onnx import export_error
 from cnnc.export.onnx import to_onnx as graph_to_onnx
+from cnnc.export.opsets import DEFAULT_OPSET
 
 
 def to_onnx(compiled: CompiledData, weights: Mapping[str, Any] | None = None,
@@ -25,10 +26,13 @@ def to_onnx(compiled: CompiledData, weights: Mapping[str, Any] | None = None,
     """
     import numpy as np
 
-    from cnnc.build import build_model
+    from cnnc.lower import lower
     from cnnc_runtime.fold import fold
+    from cnnc_runtime.model import Model
 
-    model = build_model(compiled, dtype="float32", seed=seed)
+    # cnnc.build_model's model, built here: cnnc.build imports the compiler, which offers
+    # Compiled.to_onnx, so importing it would close a circle
+    model = Model(lower(compiled), dtype="float32", seed=seed)
     if weights is not None:
         for name, value in model.tensors().items():
             if name not in weights:

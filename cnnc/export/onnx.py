@@ -17,12 +17,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cnnc.compiled import CompiledData
 from cnnc.errors import CnncError, Diagnostic
+from cnnc.export.opsets import DEFAULT_OPSET, OPSETS
 from cnnc.ir import keys
 from cnnc.ops import RULES
-
-DEFAULT_OPSET = 17
-# LayerNormalization needs 17; the nodes emitted mean the same up to 21 (tests check both ends).
-OPSETS = range(17, 22)
 
 
 class ExportError(CnncError):

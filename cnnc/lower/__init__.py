@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cnnc.compiler import Compiled
+from cnnc.compiled import CompiledData
 from cnnc.ir import keys
 from cnnc.lower.fuse import Fusion, find_fusions
 from cnnc.lower.params import tensors
@@ -14,7 +14,7 @@ from cnnc.lower.steps import folded_step, fused_step, single_step, winograd_weig
 from cnnc_runtime.plan import Plan, Step
 
 
-def lower(c: Compiled, fuse: bool = True, device: str = "cpu") -> Plan:
+def lower(c: CompiledData, fuse: bool = True, device: str = "cpu") -> Plan:
     """The Plan of a compiled network for `device` ("cpu" or "gpu": it chooses each conv's
     algorithm); `fuse=False` keeps one step per layer (for checks)."""
     fusions = find_fusions(c.graph, c.order, c.outputs) if fuse else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from cnnc.compiler import Compiled
+from cnnc.compiled import CompiledData
 from cnnc.ir import keys
 from cnnc.ops import RULES
 from cnnc.ops.base import UNIFORM
@@ -18,7 +18,7 @@ def _fan_in(weight: tuple[int, ...]) -> int:
     return weight[1] * math.prod(weight[2:])
 
 
-def tensors(c: Compiled) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[str, ...]]:
+def tensors(c: CompiledData) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[str, ...]]:
     """(learnable parameters, state, all their names interleaved per node), in definition
     order, named `<node id>.<name>`."""
     params, state, order = [], [], []

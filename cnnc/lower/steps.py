@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from cnnc.compiler import Compiled
+from cnnc.compiled import CompiledData
 from cnnc.ir import keys
 from cnnc.ir.build import extra_reads, value_shape
 from cnnc.lower.fuse import Fusion
@@ -13,7 +13,7 @@ from cnnc.ops import RULES
 from cnnc_runtime.plan import Fold, Step, Transform
 
 
-def kernel_attrs(c: Compiled, node: str, device: str = "cpu") -> dict[str, Any]:
+def kernel_attrs(c: CompiledData, node: str, device: str = "cpu") -> dict[str, Any]:
     """The kernel's attributes of a node; where the op computes in more than one way
     (`Rule.algorithm`), they also name the way chosen on `device`."""
     layer = c.node(node)[keys.LAYER]
@@ -47,19 +47,19 @@ def winograd_weight(step: Step) -> tuple[Step, Transform | None]:
     return replace(step, params=params), t
 
 
-def _own_tensors(c: Compiled, node: str, prefix: str = "") -> dict[str, str]:
+def _own_tensors(c: CompiledData, node: str, prefix: str = "") -> dict[str, str]:
     d = c.node(node)
     return {prefix + name: f"{node}.{name}" for name in (*d[keys.PARAMS], *d[keys.BUFFERS])}
 
 
-def single_step(c: Compiled, node: str, device: str) -> Step:
+def single_step(c: CompiledData, node: str, device: str) -> Step:
     layer = c.node(node)[keys.LAYER]
     return Step(node, layer.op, layer.inputs, kernel_attrs(c, node, device),
                 _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE],
                 extra_reads(c.graph, node))
 
 
-def _parts(c: Compiled, nodes: tuple[str, ...], parts: tuple[str | None, ...],
+def _parts(c: CompiledData, nodes: tuple[str, ...], parts: tuple[str | None, ...],
            device: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The fused step's attributes and tensors, keyed by the part each member plays."""
     attrs, params = {}, _own_tensors(c, nodes[0])
@@ -71,7 +71,7 @@ def _parts(c: Compiled, nodes: tuple[str, ...], parts: tuple[str | None, ...],
     return attrs, params
 
 
-def fused_step(c: Compiled, f: Fusion, device: str) -> Step:
+def fused_step(c: CompiledData, f: Fusion, device: str) -> Step:
     """Training form: one kernel that computes the whole chain. Attributes are keyed by the
     part they belong to (`conv`, `bn`), and so are the later members' tensors (`bn.weight`)."""
     attrs, params = _parts(c, f.nodes, f.pattern.parts, device)
@@ -79,7 +79,7 @@ def fused_step(c: Compiled, f: Fusion, device: str) -> Step:
                 f.nodes, c.node(f.nodes[-1])[keys.SHAPE])
 
 
-def folded_step(c: Compiled, f: Fusion, device: str) -> tuple[Step, Fold | None]:
+def folded_step(c: CompiledData, f: Fusion, device: str) -> tuple[Step, Fold | None]:
     """Inference form: BatchNorm folded into the conv's weight and bias, leaving a conv or a
     conv + ReLU step over the folded tensors."""
     folded = f.pattern.folded

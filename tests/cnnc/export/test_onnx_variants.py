@@ -115,6 +115,19 @@ def test_a_layer_without_an_onnx_form_is_refused_naming_layer_and_variant(monkey
     assert "no exact ONNX form at opset 17" in message and "\n" not in message
 
 
+def test_a_compiled_network_exports_a_trained_models_weights():
+    import numpy as np
+    from onnx import numpy_helper
+
+    import cnnc
+    c = compile_text(network(IMAGE, "{op: conv, out: 4, kernel: 3}\n  - {op: batchnorm}"))
+    model = cnnc.build_model(c, seed=5)
+    stored = {t.name: numpy_helper.to_array(t) for t in c.to_onnx(model.tensors()).graph.initializer}
+    for name, value in model.tensors().items():
+        np.testing.assert_array_equal(stored[name], value)
+    assert c.to_onnx(opset=21).opset_import[0].version == 21
+
+
 def test_an_unsupported_opset_is_refused():
     with pytest.raises(CnncError, match="opset 16 is not supported"):
         check_export(compile_text(network(IMAGE, "{op: relu}")), opset=16)
