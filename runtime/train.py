@@ -24,12 +24,11 @@ from __future__ import annotations
 import io
 import json
 import math
-import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Self, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -38,6 +37,7 @@ from cnnc_runtime.augment import mirror_half, random_crop
 from cnnc_runtime.data import Dataset
 from cnnc_runtime.device import batches_on, to_host
 from cnnc_runtime.figures import plot_curves
+from cnnc_runtime.interrupt import StopFlag
 from cnnc_runtime.losses import softmax_cross_entropy
 from cnnc_runtime.lr import make_schedule
 from cnnc_runtime.model import Model
@@ -162,7 +162,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
             _save(out, model, optimizer, data, config, identity, position, outcome.history)
 
     # A diverging step overflows before its loss is checked: the check speaks, not NumPy.
-    with _StopFlag() as stop, np.errstate(all="ignore"):
+    with StopFlag() as stop, np.errstate(all="ignore"):
         while position.step < config.epochs * steps_per_epoch:
             epoch = position.step // steps_per_epoch
             bar = Bar(log, f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch,
@@ -388,28 +388,3 @@ def _append_metrics(out: Path, record: dict) -> None:
 def _rewrite_metrics(out: Path, history: list[dict]) -> None:
     """metrics.jsonl as of the checkpoint: a resumed run drops epochs it is about to redo."""
     (out / METRICS).write_text("".join(json.dumps(r) + "\n" for r in history))
-
-
-class _StopFlag:
-    """Ctrl-C during training asks the loop to stop after the current step (so the checkpoint
-    never holds half an update); a second Ctrl-C stops at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Callable | int | None = None
-
-    def __enter__(self) -> Self:
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: Ctrl-C is not ours to catch
-            self._previous = None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
