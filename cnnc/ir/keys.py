@@ -20,6 +20,7 @@ READS = "reads"            # build (edge): per port, None or the extra output re
 LAYER = "layer"            # build: the LayerInstance (None for the input node)
 ORDER = "order"            # build: definition order, which breaks ties in the topological sort
 TRAINING_ONLY = "training_only"  # verify: the node runs only in training (aux heads and below)
+INPUT_SHAPES = "input_shapes"  # infer_shapes: the shapes of the inputs, in port order
 SHAPE = "shape"            # infer_shapes: output shape without the batch axis
 OUTPUT_SHAPES = "output_shapes"  # infer_shapes: {extra output: shape} (Rule.outputs)
 PARAMS = "params"          # count_params: {name: shape} of learnable parameters

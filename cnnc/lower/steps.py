@@ -7,7 +7,7 @@ from typing import Any
 
 from cnnc.compiled import CompiledData
 from cnnc.ir import keys
-from cnnc.ir.build import extra_reads, value_shape
+from cnnc.ir.build import extra_reads
 from cnnc.lower.fuse import Fusion
 from cnnc.ops import RULES
 from cnnc_runtime.plan import Fold, Step, Transform
@@ -18,8 +18,7 @@ def kernel_attrs(c: CompiledData, node: str, device: str = "cpu") -> dict[str, A
     (`Rule.algorithm`), they also name the way chosen on `device`."""
     layer = c.node(node)[keys.LAYER]
     rule = RULES[layer.op]
-    xs = tuple(value_shape(c.graph.nodes, p) for p in layer.inputs)
-    attrs = rule.lower(layer.attrs, xs, c.node(node)[keys.SHAPE])
+    attrs = rule.lower(layer.attrs, c.node(node)[keys.INPUT_SHAPES], c.node(node)[keys.SHAPE])
     if rule.algorithm is not None:
         attrs["algorithm"] = rule.algorithm(attrs, c.node(node)[keys.PARAMS]["weight"],
                                             c.node(node)[keys.SHAPE], device)

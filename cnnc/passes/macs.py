@@ -5,7 +5,6 @@ from __future__ import annotations
 import networkx as nx
 
 from cnnc.ir import keys
-from cnnc.ir.build import value_shape
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 
@@ -15,5 +14,5 @@ def count_macs(g: nx.DiGraph, order: list[str]) -> None:
     for node in order[1:]:
         data = nodes[node]
         layer = data[keys.LAYER]
-        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
+        xs = data[keys.INPUT_SHAPES]
         data[keys.MACS] = RULES[layer.op].macs(layer.attrs, xs, data[keys.SHAPE])

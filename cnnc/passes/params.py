@@ -7,7 +7,6 @@ import math
 import networkx as nx
 
 from cnnc.ir import keys
-from cnnc.ir.build import value_shape
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 
@@ -18,7 +17,7 @@ def count_params(g: nx.DiGraph, order: list[str]) -> None:
         data = nodes[node]
         layer = data[keys.LAYER]
         rule = RULES[layer.op]
-        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
+        xs = data[keys.INPUT_SHAPES]
         data[keys.PARAMS] = rule.params(layer.attrs, xs)
         data[keys.BUFFERS] = rule.buffers(layer.attrs, xs)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from cnnc.ir import keys
-from cnnc.ir.build import split_value, value_shape
+from cnnc.ir.build import split_value
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.ops.base import Window
@@ -49,7 +49,7 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         rule = RULES[layer.op]  # a merge sees what its widest input sees
         widest = max(fields, key=lambda f: sum(a.size for a in f)) if rule.sees == "widest" \
             else fields[0]
-        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
+        xs = data[keys.INPUT_SHAPES]
         windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))

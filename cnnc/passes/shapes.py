@@ -26,7 +26,7 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
     for node in order[1:]:
         data = nodes[node]
         layer = data[keys.LAYER]
-        xs = tuple([value_shape(nodes, p) for p in layer.inputs])
+        xs = data[keys.INPUT_SHAPES] = tuple([value_shape(nodes, p) for p in layer.inputs])
         if any(x is None for x in xs):
             continue  # an input already failed; one error per root cause
         try:

@@ -253,10 +253,9 @@ def _layer_attrs(c: CompiledData, node: str, cluster: str, font: Font) -> str:
     data = c.node(node)
     layer = data[keys.LAYER]
     name = node[len(cluster) + 1:] if cluster else node
-    inputs = tuple(value_shape(c.graph.nodes, i) for i in layer.inputs)
     line = figures(shape_text(data[keys.SHAPE]), numel(data[keys.PARAMS]),
                    frozen=layer.attrs.frozen)
-    label = layer_label(name, layer.op, summarize(layer.attrs, inputs, data[keys.SHAPE]), line,
+    label = layer_label(name, layer.op, summarize(layer.attrs, data[keys.INPUT_SHAPES], data[keys.SHAPE]), line,
                         font)
     family = RULES[layer.op].family
     attrs = f'label={label}, fillcolor="{FILLS[family]}"'

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cnnc.errors import Diagnostic
 from cnnc.ir import keys
 from cnnc.ir.build import extra_reads
+from cnnc.ir.keys import node_table
 from cnnc.passes.params import numel
 from cnnc.report.units import number
 
@@ -45,7 +46,7 @@ def to_json(c: CompiledData) -> dict[str, Any]:
             "peak_activation_bytes": t.peak_activation_bytes,
         },
         "warnings": [_warning(w) for w in c.warnings],
-        "nodes": [_node(c, n) for n in c.layers],
+        "nodes": [_node(c, n, data) for n, data in _in_order(c)],
     }
 
 
@@ -55,8 +56,13 @@ def _warning(w: Diagnostic) -> dict[str, Any]:
             "col": w.span.col if w.span else None, "hint": w.hint}
 
 
-def _node(c: CompiledData, node_id: str) -> dict[str, Any]:
-    data = c.node(node_id)
+def _in_order(c: CompiledData) -> list[tuple[str, dict[str, Any]]]:
+    """(id, node data) of every layer in topological order; one dict lookup each (node_table)."""
+    nodes = node_table(c.graph)
+    return [(n, nodes[n]) for n in c.order[1:]]
+
+
+def _node(c: CompiledData, node_id: str, data: dict[str, Any]) -> dict[str, Any]:
     layer = data[keys.LAYER]
     rf = data[keys.RECEPTIVE_FIELD]
     attrs = layer.attrs.model_dump(by_alias=True, exclude_defaults=True,

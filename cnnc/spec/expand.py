@@ -22,7 +22,7 @@ from cnnc.spec.block_checks import check_blocks
 from cnnc.spec.calls import instantiate
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.early_shapes import EarlyShapes, Unavailable
-from cnnc.spec.expr import ExprError, substitute
+from cnnc.spec.expr import ExprError, mentions_args, substitute
 from cnnc.spec.limits import MAX_LAYERS
 from cnnc.spec.load import Path, SourceMap
 from cnnc.spec.network import INPUT_ID, CallSite, LayerInstance, Network, call_notes, qualify
@@ -48,6 +48,9 @@ class Expander:
         self.shapes: EarlyShapes | None = None  # made when an expression first reads a shape
         self.copies = 0  # block copies made, bounded like layers (recursion makes many)
         self.place: tuple[Scope, Path] = (Scope(""), ())
+        # raw entries without a `$` anywhere, by id: copied, not substituted (most layers of a
+        # repeated block; densenet201 makes 700 layers from 11 entries)
+        self.literal: dict[int, bool] = {}
         self.read_tensor = self.tensor_shape
 
     # --- diagnostics -------------------------------------------------------------------------
@@ -82,7 +85,11 @@ class Expander:
                 self.error("type", "a layer is a mapping with `op:` (a layer) or `block:` "
                                    f"(a block instance), got {raw!r}", path, calls)
                 continue
-            entry = self.substitute(raw, args, path, calls, scope, only=_STRUCTURAL)
+            literal = self.literal.get(id(raw))
+            if literal is None:
+                literal = self.literal[id(raw)] = not mentions_args(raw)
+            entry = dict(raw) if literal else self.substitute(raw, args, path, calls, scope,
+                                                              only=_STRUCTURAL)
             if entry is None:
                 continue
             kind = entry.get("op") or entry.get("block")
@@ -108,7 +115,7 @@ class Expander:
                 continue
             only = training_only or entry.get("training_only") is True
             if "op" in entry:
-                self.layer(entry, path, scope, local, inputs, args, calls, only)
+                self.layer(entry, path, scope, local, inputs, args, calls, only, literal)
                 scope.names[local] = qualify(scope.prefix, local)
             else:
                 scope.names[local] = instantiate(self, raw, entry, path, scope, local, inputs,
@@ -157,8 +164,9 @@ class Expander:
         return [previous if isinstance(previous, Ref) else Ref(scope, INPUT_ID, path)]
 
     def layer(self, entry: dict, path: Path, scope: Scope, local: str, inputs: list[Ref],
-              args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool) -> None:
-        data = self.substitute(entry, args, path, calls, scope)
+              args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool,
+              literal: bool) -> None:
+        data = entry if literal else self.substitute(entry, args, path, calls, scope)
         if data is None:
             return
         data.pop("from", None)

@@ -87,6 +87,17 @@ def has_args(value: Any) -> bool:
     return isinstance(value, str) and "$" in value
 
 
+def mentions_args(value: Any) -> bool:
+    """Whether a YAML value has a `$` anywhere in it, so that `substitute` has work to do."""
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, list):
+        return any(map(mentions_args, value))
+    if isinstance(value, dict):
+        return any(map(mentions_args, value.values()))
+    return False
+
+
 def arg_names(value: Any) -> list[str]:
     """Every argument `$name` used in a YAML value (not the tensors of `$in.channels`)."""
     return [name for name, prop in _uses(value) if not prop]

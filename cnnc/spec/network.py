@@ -30,10 +30,10 @@ class LayerInstance:
     inputs: tuple[str, ...]
     path: Path                       # source path of the layer's mapping
     calls: tuple[CallSite, ...] = ()  # block instances it sits in, outermost first
+    op: str = field(init=False)  # attrs.op, a field: every pass reads it on every node
 
-    @property
-    def op(self) -> str:
-        return self.attrs.op
+    def __post_init__(self) -> None:
+        self.op = self.attrs.op
 
 
 @dataclass
