@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cnnc.errors import Diagnostic, ShapeError, SpecError, did_you_mean
+from cnnc.errors import Diagnostic, Span, ShapeError, SpecError, did_you_mean
 from cnnc.ops import RULES
 from cnnc.ops.base import Shape
 from cnnc.spec.block_checks import check_blocks
@@ -146,11 +146,15 @@ class Expander:
             self.problems.append(Diagnostic(
                 "duplicate-id", f"id '{qualify(scope.prefix, local)}' is defined twice",
                 self.source.value(path + ("id",)) if given is not None else self.source.value(path),
-                call_notes(calls) + ((scope.spans.get(local), "first defined here"),),
+                call_notes(calls) + ((self._first_span(scope, local), "first defined here"),),
                 "give each layer its own `id`"))
             return None
-        scope.spans[local] = self.source.value(path)
+        scope.paths[local] = path  # its span is looked up only for a duplicate
         return local
+
+    def _first_span(self, scope: Scope, local: str) -> Span | None:
+        path = scope.paths.get(local)  # None: a block input of that name
+        return None if path is None else self.source.value(path)
 
     def inputs(self, given: Any, previous: Ref | str, scope: Scope, path: Path) -> list[Ref]:
         if given is None:

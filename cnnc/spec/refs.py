@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cnnc.errors import Span, did_you_mean
+from cnnc.errors import did_you_mean
 from cnnc.ops import RULES
 from cnnc.spec.load import Path
 from cnnc.spec.network import INPUT_ID, qualify
@@ -27,7 +27,7 @@ class Scope:
     prefix: str
     inputs: tuple[str, ...] = ()  # names `$name.channels` may read: block inputs, or `input`
     names: dict[str, str | Ref] = field(default_factory=dict)
-    spans: dict[str, Span | None] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)  # where each name was defined
     # block instances made here by local name; a repeated one holds its copies in order
     instances: dict[str, Scope | list[Scope]] = field(default_factory=dict)
     outputs: dict[str, Ref] = field(default_factory=dict)  # the block's named outputs
