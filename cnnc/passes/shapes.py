@@ -22,6 +22,7 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
     where that is not None: the input sizes that would fit (called once, and only then)."""
     nodes = node_table(g)
     nodes[INPUT_ID][keys.SHAPE] = input_shape
+    known = net.known_shapes if input_shape == net.input_shape else {}
     problems: list[tuple[str, Diagnostic]] = []
     for node in order[1:]:
         data = nodes[node]
@@ -31,7 +32,7 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
             continue  # an input already failed; one error per root cause
         try:
             rule = RULES[layer.op]
-            y = data[keys.SHAPE] = rule.infer(layer.attrs, xs)
+            y = data[keys.SHAPE] = known.get(node) or rule.infer(layer.attrs, xs)
             # extra outputs (indices) have the main output's shape: Rule.outputs
             data[keys.OUTPUT_SHAPES] = dict.fromkeys(rule.outputs, y)
         except RuleError as e:

@@ -274,4 +274,6 @@ def expand(doc: SpecDoc, source: SourceMap, max_layers: int = MAX_LAYERS,
                      ("outputs", j), hint="name the layer whose result you want")
     return Network(doc.name, doc.doc, shape, layers,
                    [o for found in outputs if found is not None for o in found], source,
-                   ex.problems, broken, reads_shapes=ex.shapes is not None)
+                   ex.problems, broken, reads_shapes=ex.shapes is not None,
+                   known_shapes={n: s for n, s in ex.shapes.shapes.items() if s is not None}
+                   if ex.shapes else {})
