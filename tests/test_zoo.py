@@ -23,7 +23,8 @@ REFERENCE = json.loads((Path(__file__).parent / "reference_figures.json").read_t
 # concat, add and crop are views or glue there).
 COUNTED_OUTPUTS = {"conv", "conv_transpose", "linear", "batchnorm", "lrn", "upsample", "maxpool",
                    "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool",
-                   "adaptive_maxpool", "relu", "leaky_relu", "relu6", "sigmoid", "tanh", "softmax"}
+                   "adaptive_maxpool", "maxunpool", "relu", "leaky_relu", "relu6", "sigmoid",
+                   "tanh", "softmax"}
 
 
 @pytest.fixture(scope="module", params=sorted(REFERENCE))

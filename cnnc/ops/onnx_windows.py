@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cnnc.ops.base import per_axis
 from cnnc.ops.onnx_forms import Emitter, Shape, flat_pads, has_padding, pad_spatial, reduce
 
 
@@ -128,23 +129,46 @@ def pad(a: Any, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
 
 def maxunpool(a: Any, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
     """cnnc's indices count within each (n, c) plane, ONNX's over the whole output tensor:
-    add (n*C + c) * plane before MaxUnpool."""
+    add (n*C + c) * plane before MaxUnpool. onnxruntime unpools to no size under the default
+    `(n - 1)*stride - 2*padding + kernel`, which a ceil-mode pool's input can be (SegNet's 23
+    from 12): there the values go into a plane as large as both, the indices moved into it,
+    and a Slice cuts the output out. ONNX's shape inference gives MaxUnpool no shape when its
+    output size is computed (the batch is symbolic), so none to any layer after it: a Reshape to
+    (batch, *y), which changes nothing, restores it."""
     x, indices = e.inputs[0], e.inputs[1]
-    c, plane = y[0], math.prod(y[1:])
-    rank = len(y) + 1
+    axes = len(y) - 1
+    kernel = list(per_axis(a.kernel, axes, "kernel"))
+    stride = kernel if a.stride is None else list(per_axis(a.stride, axes, "stride"))
+    padding = list(per_axis(a.padding, axes, "padding"))
+    default = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(xs[0][1:], kernel, stride, padding)]
+    size, big = list(y[1:]), [max(d, n) for d, n in zip(default, y[1:])]
+    if big != size:
+        indices = replane(e, indices, size, big)
+    c, plane, rank = y[0], math.prod(big), len(y) + 1
     n = e.node("Shape", [x], start=0, end=1)
     planes = e.node("Range", [e.ints([0]), e.node("Mul", [n, e.ints([c])]), e.ints([1])])
     start = e.node("Reshape", [e.node("Mul", [planes, e.ints([plane])]),
                                e.ints([-1, c] + [1] * (rank - 2))])  # (N, C, 1, ...)
     whole = e.node("Add", [indices, start])
-    kernel = list(a.kernel) if isinstance(a.kernel, list) else [a.kernel] * (rank - 2)
-    stride = kernel if a.stride is None else (
-        list(a.stride) if isinstance(a.stride, list) else [a.stride] * (rank - 2))
-    padding = list(a.padding) if isinstance(a.padding, list) else [a.padding] * (rank - 2)
-    shape = e.node("Concat", [e.node("Shape", [x], start=0, end=2), e.ints(list(y[1:]))],
-                   axis=0)
-    e.node("MaxUnpool", [x, whole, shape], e.output, kernel_shape=kernel, strides=stride,
-           pads=padding + padding)
+    shape = e.node("Concat", [e.node("Shape", [x], start=0, end=2), e.ints(big)], axis=0)
+    out = e.node("MaxUnpool", [x, whole, shape], kernel_shape=kernel, strides=stride,
+                 pads=padding + padding)
+    if big != size:
+        out = e.node("Slice", [out, e.ints([0] * axes), e.ints(size), e.ints(list(range(2, rank)))])
+    e.node("Reshape", [out, e.ints([0, *y])], e.output)  # 0: the batch axis as it is
+
+
+def replane(e: Emitter, indices: str, size: list[int], big: list[int]) -> str:
+    """Flat indices within a plane of `size` moved to the same cells of a plane of `big`: each
+    coordinate taken out (divide by the axes after it, modulo its own) and put back."""
+    moved = None
+    for axis in range(len(size)):
+        coord = e.node("Div", [indices, e.ints([math.prod(size[axis + 1:])])])
+        if axis > 0:
+            coord = e.node("Mod", [coord, e.ints([size[axis]])])
+        part = e.node("Mul", [coord, e.ints([math.prod(big[axis + 1:])])])
+        moved = part if moved is None else e.node("Add", [moved, part])
+    return moved
 
 
 def upsample(a: Any, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:

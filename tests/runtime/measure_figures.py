@@ -5,8 +5,8 @@ transposed conv + linear MACs and their split (conv: output elements x Cin/group
 transposed conv: input elements x Cout/groups x kernel; linear: in x out), input and output
 shapes with a batch axis of 1 (the first output's, where a model returns a list of them, as
 cnnc's output_shape is), and the output elements of every conv, transposed conv, linear, BN,
-activation, pool, LRN and upsample call (act_elems; flatten, dropout, concat, add and crop are
-not counted).
+activation, pool, unpool, LRN and upsample call (act_elems; flatten, dropout, concat, add and
+crop are not counted).
 
 The input shape is the only thing taken from the spec (its `input`); every figure comes from one
 forward pass of the PyTorch model on the meta device (shapes only, no arithmetic), with each
@@ -42,7 +42,10 @@ TRANSPOSED = {"conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 COUNTED = {"batch_norm", "relu", "relu6", "hardtanh", "leaky_relu", "sigmoid", "tanh", "softmax",
            "local_response_norm", "interpolate",
            *(f"{kind}_pool{d}d" for kind in ("max", "avg") for d in (1, 2, 3)),
-           *(f"adaptive_{kind}_pool{d}d" for kind in ("max", "avg") for d in (1, 2, 3))}
+           *(f"adaptive_{kind}_pool{d}d" for kind in ("max", "avg") for d in (1, 2, 3)),
+           # a max pool that returns its indices (SegNet's) calls these instead of max_pool2d
+           *(f"max_pool{d}d_with_indices" for d in (1, 2, 3)),
+           *(f"max_unpool{d}d" for d in (1, 2, 3))}
 
 
 class Counter(TorchFunctionMode):

@@ -1,6 +1,6 @@
 """Independent PyTorch references for the classic CNNs of the zoo: MobileNet v1 and v2, SqueezeNet
 1.0 and 1.1, ResNeXt-50 32x4d, WRN-28-10, pre-activation ResNet-164, Network in Network, YOLO v1
-and the 3D U-Net.
+and the 3D U-Net (SegNet and DeconvNet are in torch_segmentation.py).
 
 Written from the papers and the definitions they follow (torchvision's source for the torchvision
 models, the authors' code otherwise), not from the cnnc specs; each class's docstring says which.
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_dropout import MaskedDropout
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
+from torch_segmentation import DeconvNet, SegNet
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
 
 # ---------------------------------------------------------------------------------------------
@@ -316,4 +317,6 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "unet3d": UNet3d,
     "hourglass_hg8": StackedHourglass,
     "wavenet": WaveNet,
+    "segnet": SegNet,
+    "deconvnet": DeconvNet,
 }

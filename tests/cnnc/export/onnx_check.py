@@ -30,7 +30,9 @@ def randomised(c, seed: int = 1):
 
 
 def check_export(c, fold_bn: bool = False, opset: int = 17, batch: int = 2,
-                 rtol: float = 1e-5) -> onnx.ModelProto:
+                 rtol: float = 1e-5, compare: bool = True) -> onnx.ModelProto:
+    """`compare`: onnxruntime's outputs against the runtime's to `rtol`; without it only their
+    shapes (for a net whose float32 outputs two correct implementations need not share)."""
     m = randomised(c)
     model = to_onnx(c, m.tensors(), opset=opset, fold_bn=fold_bn)
     onnx.checker.check_model(model, full_check=True)
@@ -52,6 +54,8 @@ def check_export(c, fold_bn: bool = False, opset: int = 17, batch: int = 2,
     for name, y in zip((o.name for o in model.graph.output), got):
         ref = np.asarray(m.outputs[name])
         assert y.shape == ref.shape, name
+        if not compare:
+            continue
         scale = np.abs(ref).max()
         assert scale > 0, f"{name}: the output is all zeros, which proves nothing"
         assert np.abs(y - ref).max() <= rtol * scale, (name, np.abs(y - ref).max() / scale)

@@ -48,6 +48,11 @@ CASES = {
     "unpool": (IMAGE, ("{id: p, op: maxpool, kernel: 2, stride: 2, padding: 1}\n  - {op: "
                       "maxunpool, kernel: 2, stride: 2, padding: 1, from: [p, p.indices, "
                       "input]}")),
+    # 9x10 pools to 5x5 in ceil mode and unpools back to 9x10, under the default 10x10 (a plane
+    # of 10x10 and a Slice), and a layer after it needs the unpooling's inferred shape
+    "unpool_ceil": (IMAGE, ("{id: p, op: maxpool, kernel: 2, ceil_mode: true}\n  - {op: "
+                           "maxunpool, kernel: 2, from: [p, p.indices, input]}\n  - {op: "
+                           "conv, out: 3, kernel: 3}")),
     "pad_modes": (IMAGE, ("{op: pad, padding: [1, 2], mode: zeros, value: 0.5}\n  - {op: pad, "
                          "padding: 1, mode: reflect}\n  - {op: pad, padding: [[0, 1], [2, 0]], "
                          "mode: replicate}\n  - {op: pad, padding: 2, mode: circular}")),
