@@ -54,12 +54,8 @@ PUBLISHED = [
     ("unet3d", "output", "3x44x44x28", "Cicek et al. 2016, section 2 (3 labels)", None),
     ("hourglass_hg8", "output", "16x64x64",
      "Newell et al. 2016, section 3.1 (64x64), one heatmap per MPII joint (16)", None),
-    # SegNet's and DeconvNet's parameter counts as cnnc's issue 14 quotes the papers (SegNet's
-    # table 6, DeconvNet's text); not checked against the papers' text in this repository
-    ("segnet", "params", "29.45M", "Badrinarayanan et al. 2017, table 6", None),
     ("segnet", "output", "11x360x480",
      "Badrinarayanan et al. 2017, the CamVid experiments: 360x480 images, 11 classes", None),
-    ("deconvnet", "params", "252M", "Noh et al. 2015, the text on the network's size", None),
     ("deconvnet", "output", "21x224x224", "Noh et al. 2015, table 1 (output, 224x224x21)", None),
 ]
 
