@@ -41,8 +41,9 @@ def layer_id(node: Node) -> str:
     # torch repeats each module's parent path: keep only the innermost dotted form
     parts = [p for i, p in enumerate(parts)
              if not (i + 1 < len(parts) and parts[i + 1].startswith(p + "."))]
-    if node.op_type in _FUNCTIONAL and (not parts or "/" in node.name):
-        parts.append(_FUNCTIONAL[node.op_type])
+    word = _FUNCTIONAL.get(node.op_type)
+    if word and (not parts or "/" in node.name) and not (parts and word in parts[-1].lower()):
+        parts.append(word)
     text = re.sub(r"[^A-Za-z0-9_]+", "_", "_".join(parts)).strip("_")
     if not text or not text[0].isalpha():
         text = f"{node.op_type.lower()}_{text}".strip("_")
@@ -58,8 +59,9 @@ def _unique(base: str, taken: set[str]) -> str:
     return name
 
 
-def convert(g: Graph) -> list[Layer]:
-    """The layers of `g` in graph order; OnnxImportError listing every node cnnc cannot map."""
+def convert(g: Graph) -> tuple[list[Layer], list[str]]:
+    """The layers of `g` in graph order and the ids of the network outputs; OnnxImportError
+    listing every node cnnc cannot map."""
     owner: dict[str, str] = {g.input: INPUT}  # value name -> the layer id that computes it
     layers: list[Layer] = []
     missing: list[str] = []
@@ -89,7 +91,7 @@ def convert(g: Graph) -> list[Layer]:
         owner[node.outputs[0]] = layers[-1].id
     if missing:
         raise OnnxImportError([Diagnostic("import", line) for line in missing])
-    return layers
+    return layers, [owner[v] for v in g.outputs]
 
 
 def checkpoint_tensors(layers: list[Layer]) -> dict[str, np.ndarray]:

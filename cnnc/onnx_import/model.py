@@ -21,6 +21,7 @@ def import_model(model: onnx.ModelProto, source: str = "<onnx>",
     except ValueError as e:
         raise OnnxImportError([Diagnostic("import", f"{source}: {e}")]) from None
     rewrite(g)
-    layers = convert(g)
-    text = spec_text(spec_name(name or model.graph.name), g.input_shape, layers, source)
+    layers, outputs = convert(g)
+    text = spec_text(spec_name(name or model.graph.name), g.input_shape, layers, outputs,
+                     source)
     return text, checkpoint_tensors(layers)

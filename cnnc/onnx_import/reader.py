@@ -59,6 +59,10 @@ def read(model: onnx.ModelProto) -> Graph:
             (value,) = attrs.values()
             consts[n.output[0]] = np.asarray(value)
             continue
+        if n.op_type == "Identity" and n.input[0] in consts:
+            # torch.onnx.export shares equal initializers through Identity nodes
+            consts[n.output[0]] = consts[n.input[0]]
+            continue
         nodes.append(Node(n.name or n.output[0], n.op_type, tuple(n.input), tuple(n.output),
                           attrs))
     shapes = {}

@@ -22,7 +22,8 @@ def _value(v: Any) -> str:
 
 
 def spec_text(name: str, input_shape: tuple[int, ...], layers: list[Layer],
-              source: str) -> str:
+              outputs: list[str], source: str) -> str:
+    """The spec; `outputs:` only where the network's outputs are not its last layer alone."""
     lines = [f"# imported from {source} by `cnnc import-onnx`",
              f"name: {_value(name)}", f"input: {_value(list(input_shape))}", "layers:"]
     previous = INPUT
@@ -32,6 +33,8 @@ def spec_text(name: str, input_shape: tuple[int, ...], layers: list[Layer],
             entry["from"] = layer.inputs[0] if len(layer.inputs) == 1 else layer.inputs
         lines.append("  - {" + ", ".join(f"{k}: {_value(v)}" for k, v in entry.items()) + "}")
         previous = layer.id
+    if outputs != [previous]:
+        lines.append(f"outputs: {_value(outputs)}")
     return "\n".join(lines) + "\n"
 
 
