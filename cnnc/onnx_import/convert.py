@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from cnnc.errors import CnncError, Diagnostic
-from cnnc.onnx_import.ops import MAPPINGS, Alias, Entry, Missing
+from cnnc.onnx_import.mapped import Alias, Missing
+from cnnc.onnx_import.ops import MAPPINGS
 from cnnc.onnx_import.reader import Graph, Node
 
 INPUT = "input"  # the spec's name for the network input
