@@ -124,7 +124,22 @@ def test_command_writes_a_spec_and_a_checkpoint(tmp_path, capsys):
     from cnnc_runtime import checkpoint
     tensors, _ = checkpoint.load(ckpt)
     assert list(tensors) == ["conv.weight"]
+    assert np.array_equal(tensors["conv.weight"], w.astype(np.float32))
     assert "1 tensors" in capsys.readouterr().out
+    # the checkpoint fits the spec: the export reads it back
+    assert main(["export", str(out), "--weights", str(ckpt), "-o", str(tmp_path / "b.onnx")]) == 0
+    back = onnx.load(tmp_path / "b.onnx")
+    assert np.array_equal(numpy_helper.to_array(back.graph.initializer[0]), tensors["conv.weight"])
+
+
+def test_command_without_onnx_says_what_to_install(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    assert main(["import-onnx", str(tmp_path / "x.onnx"), "-o", str(tmp_path / "x.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'cnnc[onnx]'" in err[0]
 
 
 def test_command_refuses_an_unsupported_model_in_one_line_per_node(tmp_path, capsys):

@@ -4,6 +4,7 @@ figures of their cnnc specs, and cnnc's outputs on them equal PyTorch's."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from import_check import assert_outputs_equal, figures, imported, layout
 from torch_models import build
 
 from cnnc.compiler import Compiled, compile_file
+from cnnc.errors import CnncError
 from cnnc.ir import keys
 
 # (zoo name, input): the inputs are small where the spec allows; VGG's 7x7 adaptive pooling
@@ -82,3 +84,47 @@ def test_torch_export_imports_to_the_spec_figures(name, shape, keep_bn):
     with torch.no_grad():
         want = reference(x).numpy()
     assert_outputs_equal(back, tensors, x.numpy(), want, RTOL.get(name, 1e-5))
+
+
+class Functional(torch.nn.Module):
+    """torch's multi-node forms: SiLU, a flatten by `view` (shape arithmetic), nearest
+    upsampling by a scale, a ceil-mode max pool, Clip(0, 6), a channel concat; `times` a
+    constant factor, which cnnc has no layer for."""
+
+    def __init__(self, times: float | None = None) -> None:
+        super().__init__()
+        self.times = times
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = torch.nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.fc = torch.nn.Linear(16 * 8 * 8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(torch.nn.functional.silu(self.conv(x)))
+        z = y * self.times if self.times is not None else y
+        y = torch.cat([y, torch.nn.functional.relu6(z)], dim=1)
+        y = torch.nn.functional.interpolate(y, scale_factor=2, mode="nearest")
+        return self.fc(y.view(y.size(0), -1))
+
+
+def _exported(model: torch.nn.Module, x: torch.Tensor):
+    f = io.BytesIO()
+    torch.onnx.export(model, (x,), f, dynamo=False)
+    return onnx.load_from_string(f.getvalue())
+
+
+def test_torch_functional_forms_import():
+    torch.manual_seed(0)
+    model, x = Functional().eval(), torch.randn(2, 3, 8, 8)
+    back, tensors, text = imported(_exported(model, x))
+    assert re.findall(r"op: (\w+)", text) == ["conv", "silu", "maxpool", "relu6", "concat",
+                                              "upsample", "flatten", "linear"]
+    assert "ceil_mode: true" in text and "scale: 2" in text
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert_outputs_equal(back, tensors, x.numpy(), want)
+
+
+def test_a_constant_factor_is_reported_not_guessed():
+    with pytest.raises(CnncError) as e:
+        imported(_exported(Functional(times=3.0).eval(), torch.randn(2, 3, 8, 8)))
+    assert "(Mul): a constant operand" in str(e.value)
