@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="override the spec's input shape (changes linear layer sizes)")
 
     _export_parser(commands)
+    _import_onnx_parser(commands)
     _run_parser(commands)
     commands.add_parser("zoo", help="list the zoo models with their totals")
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
@@ -148,6 +149,16 @@ def _export_parser(commands: argparse._SubParsersAction) -> None:
                         help="fold each BatchNorm into the convolution before it")
     export.add_argument("--seed", type=_whole(0), default=0, metavar="S",
                         help="the fresh initialisation's seed (0)")
+
+
+def _import_onnx_parser(commands: argparse._SubParsersAction) -> None:
+    onnx = commands.add_parser("import-onnx", help="turn an ONNX CNN (e.g. from "
+                               "torch.onnx.export) into a readable spec and a checkpoint")
+    onnx.add_argument("model", type=FsPath, metavar="MODEL", help="an .onnx file")
+    onnx.add_argument("-o", "--output", type=FsPath, metavar="FILE", required=True,
+                      help="the spec to write (.yaml)")
+    onnx.add_argument("--weights", type=FsPath, metavar="CHECKPOINT",
+                      help="also write the model's weights as a cnnc checkpoint (.safetensors)")
 
 
 def _run_parser(commands: argparse._SubParsersAction) -> None:
@@ -235,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from cnnc.export.command import export_command
             return export_command(args)
+        if args.command == "import-onnx":
+            from cnnc.onnx_import.command import import_onnx_command
+            return import_onnx_command(args)
         if args.command == "run":
             from cnnc.run import run
             return run(args)

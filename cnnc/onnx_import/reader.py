@@ -1,0 +1,74 @@
+"""An ONNX graph as plain records: nodes with their attributes, every constant input resolved
+to an array (initializers and Constant nodes), and each value's shape from shape inference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    op_type: str
+    inputs: tuple[str, ...]    # value names; "" for an optional input left out
+    outputs: tuple[str, ...]
+    attrs: dict[str, Any]
+
+
+@dataclass
+class Graph:
+    input: str                       # the one graph input's value name
+    input_shape: tuple[int, ...]     # batch axis excluded
+    outputs: tuple[str, ...]
+    nodes: list[Node]
+    consts: dict[str, np.ndarray]    # value name -> array, for every constant value
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch excluded
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.consts.get(name)
+
+
+def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
+    return tuple(d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim)
+
+
+def read(model: onnx.ModelProto) -> Graph:
+    """The graph of `model`; ValueError with one line where it is not a one-input network."""
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    g = inferred.graph
+    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    inputs = [v for v in g.input if v.name not in consts]
+    if len(inputs) != 1:
+        raise ValueError(f"the graph has {len(inputs)} inputs; cnnc networks have one")
+    shape = _dims(inputs[0])
+    if len(shape) < 2 or any(not isinstance(d, int) or d < 1 for d in shape[1:]):
+        raise ValueError(f"input '{inputs[0].name}' has shape {list(shape)}: cnnc needs fixed "
+                         "sizes after the batch axis")
+    nodes = []
+    for n in g.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "Constant" and "value" in attrs:
+            consts[n.output[0]] = numpy_helper.to_array(attrs["value"])
+            continue
+        if n.op_type == "Constant":  # value_float(s) / value_int(s)
+            (value,) = attrs.values()
+            consts[n.output[0]] = np.asarray(value)
+            continue
+        if n.op_type == "Identity" and n.input[0] in consts:
+            # torch.onnx.export shares equal initializers through Identity nodes
+            consts[n.output[0]] = consts[n.input[0]]
+            continue
+        nodes.append(Node(n.name or n.output[0], n.op_type, tuple(n.input), tuple(n.output),
+                          attrs))
+    shapes = {}
+    for v in [*g.value_info, *g.output, inputs[0]]:
+        dims = _dims(v)
+        if dims and all(isinstance(d, int) and d > 0 for d in dims[1:]):
+            shapes[v.name] = tuple(int(d) for d in dims[1:])
+    return Graph(inputs[0].name, tuple(int(d) for d in shape[1:]),
+                 tuple(o.name for o in g.output), nodes, consts, shapes)

@@ -1,0 +1,141 @@
+"""Models written by torch.onnx.export from the PyTorch reference models import, compile to the
+figures of their cnnc specs, and cnnc's outputs on them equal PyTorch's."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from import_check import assert_outputs_equal, figures, imported, layout
+from torch_models import build
+
+from cnnc.compiler import Compiled, compile_file
+from cnnc.errors import CnncError
+from cnnc.ir import keys
+
+# (zoo name, input): the inputs are small where the spec allows; VGG's 7x7 adaptive pooling
+# needs a 7x7 map for torch's export (224x224): it has a test of its own, BN kept only
+CASES = [("lenet5", None), ("resnet18", (3, 64, 64)), ("mobilenet_v2", (3, 64, 64)),
+         ("squeezenet1_0", (3, 64, 64)), ("googlenet", (3, 64, 64)),
+         ("densenet121", (3, 64, 64)), ("highway_mlp", None)]
+# MobileNetV2's 52 layers round more in float32: against a float64 run of the same weights
+# (which cnnc matches to 3e-14), PyTorch is 9.3e-6 off and cnnc 7.0e-6 (of the largest
+# output), so they may part by twice that; the others part by under 1e-5.
+RTOL = {"mobilenet_v2": 2e-5}
+
+
+def exported(name: str, shape, keep_bn: bool) -> tuple[object, torch.nn.Module, np.ndarray]:
+    torch.manual_seed(0)
+    model = build(name).eval()
+    with torch.no_grad():  # random statistics: fresh ones are the identity and hide mistakes
+        for p in model.parameters():
+            if p.ndim >= 2:  # He's gain: PyTorch's default bound fades the input out of the output
+                p.mul_(6 ** 0.5)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.1)
+    x = torch.randn(2, *shape)
+    f = io.BytesIO()
+    mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
+    torch.onnx.export(model, (x,), f, dynamo=False, training=mode, input_names=["x"])
+    return onnx.load_from_string(f.getvalue()), model, x
+
+
+def folded(c: Compiled) -> tuple[int, int]:
+    """(parameters, buffers) that eval-mode export removes from `c`: each BatchNorm read only
+    from a conv goes into that conv's weight and bias (a conv without bias gains one)."""
+    params = buffers = 0
+    for node in c.layers:
+        d = c.node(node)
+        if d[keys.LAYER].op != "batchnorm":
+            continue
+        (src,) = c.graph.pred[node]
+        s = c.node(src)
+        if s[keys.LAYER].op == "conv" and len(c.graph.succ[src]) == 1:
+            ch = d[keys.SHAPE][0]
+            params += 2 * ch - (0 if "bias" in s[keys.PARAMS] else ch)
+            buffers += 2 * ch
+    return params, buffers
+
+
+@pytest.mark.parametrize("keep_bn", [True, False], ids=["bn-kept", "bn-folded"])
+@pytest.mark.parametrize(("name", "shape"), CASES, ids=[n for n, _ in CASES])
+def test_torch_export_imports_to_the_spec_figures(name, shape, keep_bn):
+    c = compile_file(name, shape)
+    model, reference, x = exported(name, c.input_shape, keep_bn)
+    back, tensors, _ = imported(model, name)
+    p, b, macs, shapes = figures(back)[0], figures(back)[2], figures(back)[3], figures(back)[4:]
+    if keep_bn:
+        assert figures(back) == figures(c)
+        assert layout(back) == layout(c)
+    else:
+        gone_params, gone_buffers = folded(c)
+        assert (p, b) == (c.totals.params - gone_params, c.totals.buffers - gone_buffers)
+        assert (macs, shapes) == (c.totals.macs, figures(c)[4:])
+    with torch.no_grad():
+        want = reference(x).numpy()
+    assert_outputs_equal(back, tensors, x.numpy(), want, RTOL.get(name, 1e-5))
+
+
+def test_torch_export_of_vgg11_bn_imports_to_the_spec_figures():
+    c = compile_file("vgg11_bn")  # 224x224, ~15 s: 133M parameters written, read and run
+    model, reference, x = exported("vgg11_bn", c.input_shape, keep_bn=True)
+    back, tensors, _ = imported(model, "vgg11_bn")
+    assert figures(back) == figures(c)
+    assert layout(back) == layout(c)
+    with torch.no_grad():
+        want = reference(x).numpy()
+    assert_outputs_equal(back, tensors, x.numpy(), want)
+
+
+class Functional(torch.nn.Module):
+    """torch's multi-node forms: SiLU, a flatten by `view` (shape arithmetic), nearest
+    upsampling by a scale, a ceil-mode max pool, Clip(0, 6), a channel concat; `times` a
+    constant factor, which cnnc has no layer for."""
+
+    def __init__(self, times: float | None = None) -> None:
+        super().__init__()
+        self.times = times
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = torch.nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.fc = torch.nn.Linear(16 * 8 * 8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(torch.nn.functional.silu(self.conv(x)))
+        z = y * self.times if self.times is not None else y
+        y = torch.cat([y, torch.nn.functional.relu6(z)], dim=1)
+        y = torch.nn.functional.interpolate(y, scale_factor=2, mode="nearest")
+        return self.fc(y.view(y.size(0), -1))
+
+
+def _exported(model: torch.nn.Module, x: torch.Tensor):
+    f = io.BytesIO()
+    torch.onnx.export(model, (x,), f, dynamo=False)
+    return onnx.load_from_string(f.getvalue())
+
+
+def test_torch_functional_forms_import():
+    torch.manual_seed(0)
+    model, x = Functional().eval(), torch.randn(2, 3, 8, 8)
+    back, tensors, text = imported(_exported(model, x))
+    assert re.findall(r"op: (\w+)", text) == ["conv", "silu", "maxpool", "relu6", "concat",
+                                              "upsample", "flatten", "linear"]
+    assert "ceil_mode: true" in text and "scale: 2" in text
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert_outputs_equal(back, tensors, x.numpy(), want)
+
+
+def test_a_constant_factor_is_reported_not_guessed():
+    with pytest.raises(CnncError) as e:
+        imported(_exported(Functional(times=3.0).eval(), torch.randn(2, 3, 8, 8)))
+    assert "(Mul): a constant operand" in str(e.value)
