@@ -1,6 +1,13 @@
 """What every shape-rule test against PyTorch shares (tests/cnnc/ops/test_shape_rules_*.py):
 outcomes (a shape, or REFUSED), attribute spellings as PyTorch takes them, and the
-hypothesis strategies for feature maps."""
+hypothesis strategies for feature maps.
+
+Each property test builds the attributes with the op's pydantic model, runs the rule on the
+shape without the batch axis and the PyTorch op on a batch of one, and compares the outcomes:
+either both give the same shape, or both refuse. Where cnnc accepts more than PyTorch spells
+(per-side padding, `same` with a stride), the PyTorch side pads explicitly with `F.pad` first.
+Known disagreements are kept out of the properties with `assume` and pinned by xfail cases.
+"""
 
 from __future__ import annotations
 

@@ -2,11 +2,7 @@
 own op: same output shape, same parameter shapes, the MAC conventions, and a refusal (RuleError)
 wherever PyTorch refuses.
 
-Each property test builds the attributes with the op's pydantic model, runs the rule on the
-shape without the batch axis and the PyTorch op on a batch of one, and compares the outcomes:
-either both give the same shape, or both refuse. Where cnnc accepts more than PyTorch spells
-(per-side padding, `same` with a stride), the PyTorch side pads explicitly with `F.pad` first.
-Known disagreements are kept out of the properties with `assume` and pinned by xfail cases.
+How the tests compare: tests/cnnc/ops/shape_rule_cases.py.
 """
 
 from __future__ import annotations
