@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cnnc.errors import Diagnostic, Span, ShapeError, SpecError, did_you_mean
+from cnnc.errors import Diagnostic, ShapeError, Span, SpecError, did_you_mean
 from cnnc.ops import RULES
 from cnnc.ops.base import Shape
 from cnnc.spec.block_checks import check_blocks

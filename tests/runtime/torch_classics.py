@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch_dropout import MaskedDropout
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
-from torch_segmentation import DeconvNet, SegNet
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
+from torch_segmentation import DeconvNet, SegNet
 
 # ---------------------------------------------------------------------------------------------
 # MobileNets

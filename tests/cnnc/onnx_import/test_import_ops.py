@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper
-
 from import_check import imported
+from onnx import TensorProto, helper, numpy_helper
 
 from cnnc.cli import main
 from cnnc.errors import CnncError
@@ -40,8 +39,8 @@ def test_conv_with_asymmetric_pads_groups_and_bias():
                                     group=2)],
                   (2, 8, 8), (4, 4, 4), [("w", w), ("b", b)])
     c, tensors, _ = imported(model)
-    assert entries(model) == ["- {id: enc_conv1, op: conv, out: 4, kernel: 3, stride: 2, "
-                              "padding: [[0, 1], [1, 1]], groups: 2}"]
+    assert entries(model) == [("- {id: enc_conv1, op: conv, out: 4, kernel: 3, stride: 2, "
+                               "padding: [[0, 1], [1, 1]], groups: 2}")]
     assert c.output_shape == (4, 4, 4)
     assert np.array_equal(tensors["enc_conv1.weight"], w.astype(np.float32))
 
@@ -72,8 +71,8 @@ def test_maxpool_with_ceil_mode_and_avgpool_pads():
                                     kernel_shape=[2, 2], pads=[1, 1, 1, 1])],
                   (3, 8, 8), (3, 5, 5))
     assert entries(model) == ["- {id: pool, op: maxpool, kernel: 3, stride: 2, ceil_mode: true}",
-                              "- {id: avg, op: avgpool, kernel: 2, stride: 1, padding: 1, "
-                              "count_include_pad: false}"]
+                              ("- {id: avg, op: avgpool, kernel: 2, stride: 1, padding: 1, "
+                               "count_include_pad: false}")]
 
 
 def test_dropout_and_identity_add_no_layer_and_merges_name_their_inputs():
