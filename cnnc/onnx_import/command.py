@@ -18,6 +18,11 @@ def import_onnx_command(args: argparse.Namespace) -> int:
         print(f"cnnc import-onnx: error: --weights '{args.weights}': checkpoints are "
               ".safetensors files", file=sys.stderr)
         return 2
+    for option, path in (("-o", args.output), ("--weights", args.weights)):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            print(f"cnnc import-onnx: error: {option} '{path}': no directory "
+                  f"'{Path(path).parent}' to write into", file=sys.stderr)
+            return 2
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -32,11 +37,21 @@ def import_onnx_command(args: argparse.Namespace) -> int:
         return 1
     text, tensors = import_model(model, Path(args.model).name, Path(args.model).stem)
     compiled = compile_text(text, str(args.output))
-    Path(args.output).write_text(text)
+    try:
+        Path(args.output).write_text(text)
+    except OSError as e:
+        print(f"cnnc import-onnx: error: cannot write '{args.output}': {e.strerror}",
+              file=sys.stderr)
+        return 1
     print(f"wrote {args.output}: '{compiled.name}', {len(compiled.layers)} layers, "
-          f"{compiled.totals.params} parameters")
+          f"{compiled.totals.params:,} parameters")
     if args.weights is not None:
-        checkpoint.save(args.weights, tensors, {"spec": compiled.name,
-                                                "source": str(args.model)})
+        try:
+            checkpoint.save(args.weights, tensors, {"spec": compiled.name,
+                                                    "source": str(args.model)})
+        except OSError as e:
+            print(f"cnnc import-onnx: error: cannot write '{args.weights}': {e.strerror}",
+                  file=sys.stderr)
+            return 1
         print(f"wrote {args.weights}: {len(tensors)} tensors")
     return 0

@@ -149,3 +149,17 @@ def test_command_refuses_an_unsupported_model_in_one_line_per_node(tmp_path, cap
     assert capsys.readouterr().err.strip().splitlines() == [
         "error[import]: node 'erf1' (Erf): cnnc has no layer for this op"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["-o", "--weights"])
+def test_command_refuses_an_output_with_no_directory_before_writing_anything(tmp_path, capsys,
+                                                                              option):
+    model = graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], (3, 4, 4), (3, 4, 4))
+    onnx.save(model, tmp_path / "net.onnx")
+    paths = {"-o": tmp_path / "net.yaml", "--weights": tmp_path / "net.safetensors"}
+    paths[option] = tmp_path / "missing" / paths[option].name
+    args = [a for o, p in paths.items() for a in (o, str(p))]
+    assert main(["import-onnx", str(tmp_path / "net.onnx"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{option} '" in err[0] and "no directory" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx"]  # nothing written
