@@ -147,6 +147,8 @@ def _export_parser(commands: argparse._SubParsersAction) -> None:
                         help="ONNX opset, 17 to 21 (17)")
     export.add_argument("--fold-bn", action="store_true",
                         help="fold each BatchNorm into the convolution before it")
+    export.add_argument("--training-heads", action="store_true",
+                        help="keep the training-only layers (auxiliary heads) as extra outputs")
     export.add_argument("--seed", type=_whole(0), default=0, metavar="S",
                         help="the fresh initialisation's seed (0)")
 

@@ -76,11 +76,13 @@ class Compiled(CompiledData):
         return Drawing(self, chosen, rankdir, size, fold, dpi, font, fontsize)
 
     def to_onnx(self, weights: Any = None, opset: int = DEFAULT_OPSET, fold_bn: bool = False,
-                seed: int = 0) -> Any:
+                seed: int = 0, training_heads: bool = False) -> Any:
         """The ONNX model (an onnx.ModelProto; needs pip install 'cnnc[onnx]'), as `cnnc
         export` writes it. `weights`: tensors by cnnc name, a trained model's
-        (`model.tensors()`) or a checkpoint's; None: a fresh initialisation under `seed`."""
-        return to_onnx(self, weights, opset=opset, fold_bn=fold_bn, seed=seed)
+        (`model.tensors()`) or a checkpoint's; None: a fresh initialisation under `seed`.
+        `training_heads`: keep the training-only layers as extra outputs."""
+        return to_onnx(self, weights, opset=opset, fold_bn=fold_bn, seed=seed,
+                       training_heads=training_heads)
 
     def _repr_svg_(self) -> str | None:
         """The diagram in a notebook, at a readable depth and folded to a wide page; None

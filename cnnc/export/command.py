@@ -30,8 +30,10 @@ def export_command(args: argparse.Namespace) -> int:
     else:
         print(f"cnnc export: note: no --weights: '{compiled.name}' is exported with a fresh "
               f"initialisation (seed {args.seed})", file=sys.stderr)
-    model = to_onnx(compiled, weights, args.opset, args.fold_bn, args.seed)
+    model = to_onnx(compiled, weights, args.opset, args.fold_bn, args.seed,
+                    args.training_heads)
     onnx.save(model, args.output)
     print(f"wrote {args.output}: '{compiled.name}', {len(model.graph.node)} nodes, opset "
-          f"{args.opset}{', BatchNorm folded' if args.fold_bn else ''}")
+          f"{args.opset}{', BatchNorm folded' if args.fold_bn else ''}"
+          f"{', training-only heads kept' if args.training_heads else ''}")
     return 0

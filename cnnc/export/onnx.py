@@ -21,6 +21,9 @@ from cnnc.export.opsets import DEFAULT_OPSET, OPSETS
 from cnnc.ir import keys
 from cnnc.ops import RULES
 
+# the metadata key that names the outputs of training-only heads (comma-separated), when kept
+TRAINING_HEADS = "cnnc.training_only_outputs"
+
 
 class ExportError(CnncError):
     """A network, or one layer's variant, that has no exact ONNX form."""
@@ -98,11 +101,14 @@ def _inputs(c: CompiledData, node_id: str) -> tuple[str, ...]:
 
 
 def to_onnx(compiled: CompiledData, weights: Mapping[str, Any], opset: int = DEFAULT_OPSET,
-            folded: Mapping[str, str] | None = None) -> onnx.ModelProto:
+            folded: Mapping[str, str] | None = None,
+            training_heads: bool = False) -> onnx.ModelProto:
     """The ONNX model of `compiled` with these parameter and state tensors (cnnc's names).
 
     `folded` maps each BatchNorm folded into its producer (the weights then hold the folded
-    conv tensors) to that producer: the BatchNorm adds no node. Raises ExportError, and builds
+    conv tensors) to that producer: the BatchNorm adds no node. `training_heads` keeps the
+    training-only layers (auxiliary heads) as extra outputs, named in the model's metadata
+    under TRAINING_HEADS so that an import marks them again. Raises ExportError, and builds
     nothing, where a layer has no exact ONNX form at `opset` (one of OPSETS)."""
     if opset not in OPSETS:
         raise export_error(f"opset {opset} is not supported",
@@ -116,7 +122,7 @@ def to_onnx(compiled: CompiledData, weights: Mapping[str, Any], opset: int = DEF
     for node_id in c.layers:
         d = c.node(node_id)
         layer = d[keys.LAYER]
-        if d.get(keys.TRAINING_ONLY):
+        if d.get(keys.TRAINING_ONLY) and not training_heads:
             continue  # an auxiliary head: not part of the inference graph
         inputs = tuple(alias.get(x, x) for x in _inputs(c, node_id))
         if node_id in folded:
@@ -130,7 +136,8 @@ def to_onnx(compiled: CompiledData, weights: Mapping[str, Any], opset: int = DEF
             emitter.refuse(f"op `{layer.op}`")
         rule.onnx(layer.attrs, xs, y, emitter)
     outputs = []
-    for name in (o for o in c.outputs if not c.node(o).get(keys.TRAINING_ONLY)):
+    heads = [o for o in c.outputs if c.node(o).get(keys.TRAINING_ONLY)]
+    for name in (o for o in c.outputs if training_heads or o not in heads):
         if name in alias:  # a folded BatchNorm is a network output: its producer's value
             g.nodes.append(helper.make_node("Identity", [alias[name]], [name], name=name))
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
@@ -143,6 +150,8 @@ def to_onnx(compiled: CompiledData, weights: Mapping[str, Any], opset: int = DEF
         outputs, initializer=inits + g.constants)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="cnnc", doc_string=c.doc or "")
+    if training_heads and heads:
+        helper.set_model_props(model, {TRAINING_HEADS: ",".join(heads)})
     # the oldest IR version that carries this opset, so that older runtimes read the model
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
     return model

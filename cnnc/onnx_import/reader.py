@@ -37,11 +37,27 @@ def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
     return tuple(d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim)
 
 
+def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its large initializers declared as inputs of their shape instead: shape
+    inference serializes the whole model (seconds for VGG's 500 MB), and needs the values of
+    only the small ones (shapes, axes)."""
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    declared = {v.name for v in light.graph.input}  # older models list initializers there
+    weights = [t for t in light.graph.initializer if np.prod(t.dims) > 64]
+    kept = [t for t in light.graph.initializer if np.prod(t.dims) <= 64]
+    del light.graph.initializer[:]
+    light.graph.initializer.extend(kept)
+    light.graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                             for t in weights if t.name not in declared)
+    return light
+
+
 def read(model: onnx.ModelProto) -> Graph:
     """The graph of `model`; ValueError with one line where it is not a one-input network."""
-    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    g = inferred.graph
+    g = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    inferred = onnx.shape_inference.infer_shapes(_without_weights(model), data_prop=True).graph
     inputs = [v for v in g.input if v.name not in consts]
     if len(inputs) != 1:
         raise ValueError(f"the graph has {len(inputs)} inputs; cnnc networks have one")
@@ -66,7 +82,7 @@ def read(model: onnx.ModelProto) -> Graph:
         nodes.append(Node(n.name or n.output[0], n.op_type, tuple(n.input), tuple(n.output),
                           attrs))
     shapes = {}
-    for v in [*g.value_info, *g.output, inputs[0]]:
+    for v in [*inferred.value_info, *inferred.output, inputs[0]]:
         dims = _dims(v)
         if dims and all(isinstance(d, int) and d > 0 for d in dims[1:]):
             shapes[v.name] = tuple(int(d) for d in dims[1:])

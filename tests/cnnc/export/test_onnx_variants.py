@@ -151,6 +151,31 @@ def test_cli_writes_the_model_and_says_the_weights_are_fresh(tmp_path, capsys):
     assert len(err) == 1 and "no --weights" in err[0] and "fresh initialisation" in err[0]
 
 
+@pytest.mark.parametrize("heads", [False, True])
+def test_cli_keeps_training_heads_only_when_asked(tmp_path, capsys, heads):
+    import onnx
+    out = tmp_path / "net.onnx"
+    assert main(["export", "googlenet_aux", "--input", "3x32x32", "-o", str(out),
+                 *(["--training-heads"] if heads else [])]) == 0
+    model = onnx.load(out)
+    names = [o.name for o in model.graph.output]
+    props = {p.key: p.value for p in model.metadata_props}
+    if heads:
+        assert names == ["fc", "aux2.fc2", "aux1.fc2"]
+        assert props == {"cnnc.training_only_outputs": "aux2.fc2,aux1.fc2"}
+        assert "training-only heads kept" in capsys.readouterr().out
+        # onnxruntime runs the heads too, in inference form (no dropout)
+        import numpy as np
+        import onnxruntime as ort
+        x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        ys = ort.InferenceSession(out.read_bytes(), providers=["CPUExecutionProvider"]).run(
+            None, {"input": x})
+        assert [y.shape for y in ys] == [(2, 1000)] * 3
+    else:
+        assert names == ["fc"] and props == {}
+        assert not any(n.name.startswith("aux") for n in model.graph.node)
+
+
 def test_cli_exports_a_checkpoints_weights(tmp_path, capsys):
     import numpy as np
     import onnx
