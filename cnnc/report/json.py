@@ -46,7 +46,7 @@ def to_json(c: CompiledData) -> dict[str, Any]:
             "peak_activation_bytes": t.peak_activation_bytes,
         },
         "warnings": [_warning(w) for w in c.warnings],
-        "nodes": [_node(c, n, data) for n, data in _in_order(c)],
+        "nodes": _nodes(c),
     }
 
 
@@ -62,11 +62,32 @@ def _in_order(c: CompiledData) -> list[tuple[str, dict[str, Any]]]:
     return [(n, nodes[n]) for n in c.order[1:]]
 
 
-def _node(c: CompiledData, node_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def _nodes(c: CompiledData) -> list[dict[str, Any]]:
+    # The copies of a block's layer share one frozen attribute record (cnnc/spec/expand.py):
+    # it is dumped once (a sixth of densenet201's JSON time) and copied into each node.
+    dumped: dict[int, dict[str, Any]] = {}
+    out = []
+    for node_id, data in _in_order(c):
+        attrs = data[keys.LAYER].attrs
+        if id(attrs) not in dumped:
+            dumped[id(attrs)] = attrs.model_dump(
+                by_alias=True, exclude_defaults=True,
+                exclude={"id", "op", "from_", "if_", "training_only"})
+        out.append(_node(c, node_id, data, _copied(dumped[id(attrs)])))
+    return out
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a dumped value, so that no two nodes of the document share a list."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return [_copied(v) for v in value] if isinstance(value, list) else value
+
+
+def _node(c: CompiledData, node_id: str, data: dict[str, Any],
+          attrs: dict[str, Any]) -> dict[str, Any]:
     layer = data[keys.LAYER]
     rf = data[keys.RECEPTIVE_FIELD]
-    attrs = layer.attrs.model_dump(by_alias=True, exclude_defaults=True,
-                                   exclude={"id", "op", "from_", "if_", "training_only"})
     node = {
         "id": node_id,
         "op": layer.op,

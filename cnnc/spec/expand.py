@@ -51,6 +51,9 @@ class Expander:
         # raw entries without a `$` anywhere, by id: copied, not substituted (most layers of a
         # repeated block; densenet201 makes 700 layers from 11 entries)
         self.literal: dict[int, bool] = {}
+        # the validated attributes of a literal entry, the same in every copy of its block
+        # (attributes are frozen): by (id of the raw entry, local id, training only)
+        self.validated: dict[tuple[int, str, bool], Any] = {}
         self.read_tensor = self.tensor_shape
 
     # --- diagnostics -------------------------------------------------------------------------
@@ -115,7 +118,8 @@ class Expander:
                 continue
             only = training_only or entry.get("training_only") is True
             if "op" in entry:
-                self.layer(entry, path, scope, local, inputs, args, calls, only, literal)
+                self.layer(entry, path, scope, local, inputs, args, calls, only,
+                           id(raw) if literal else None)
                 scope.names[local] = qualify(scope.prefix, local)
             else:
                 scope.names[local] = instantiate(self, raw, entry, path, scope, local, inputs,
@@ -169,26 +173,17 @@ class Expander:
 
     def layer(self, entry: dict, path: Path, scope: Scope, local: str, inputs: list[Ref],
               args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool,
-              literal: bool) -> None:
-        data = entry if literal else self.substitute(entry, args, path, calls, scope)
-        if data is None:
-            return
-        data.pop("from", None)
-        data.pop("if", None)
-        data["id"] = local
-        if entry["op"] not in RULES:
-            hint = unknown_op_hint(entry["op"])
-            self.error("unknown-op", f"unknown op `{entry['op']}`", path + ("op",), calls, hint)
-            return
-        try:
-            attrs = LAYER.validate_python(data)
-        except ValidationError as e:
-            self.problems.extend(diagnose(e, RULES[entry["op"]].attrs, data, self.source, path,
-                                          f"`{entry['op']}`", call_notes(calls),
-                                          skip_loc_head=True))
-            return
-        if training_only and not attrs.training_only:
-            attrs = attrs.model_copy(update={"training_only": True})
+              literal: int | None) -> None:
+        """`literal`: the id of the raw entry when it has no `$` (its attributes are cached)."""
+        key = (literal, local, training_only)
+        attrs = self.validated.get(key) if literal is not None else None
+        if attrs is None:
+            attrs = self.validate(entry, path, scope, local, args, calls, training_only,
+                                  literal is not None)
+            if attrs is None:
+                return
+            if literal is not None:
+                self.validated[key] = attrs
         qid = qualify(scope.prefix, local)
         if qid in self.refs.ids:
             self.error("duplicate-id", f"id '{qid}' is defined twice", path, calls,
@@ -199,6 +194,30 @@ class Expander:
         if len(self.layers) == self.max_layers:
             self.too_many(len(self.layers) + 1, f"at layer '{qid}'", path, calls)
         self.layers.append((LayerInstance(qid, attrs, (), path, calls), inputs))
+
+    def validate(self, entry: dict, path: Path, scope: Scope, local: str, args: dict[str, Any],
+                 calls: tuple[CallSite, ...], training_only: bool, literal: bool) -> Any:
+        """The layer's attributes, validated by its op's model; None after an error."""
+        data = entry if literal else self.substitute(entry, args, path, calls, scope)
+        if data is None:
+            return None
+        data.pop("from", None)
+        data.pop("if", None)
+        data["id"] = local
+        if entry["op"] not in RULES:
+            hint = unknown_op_hint(entry["op"])
+            self.error("unknown-op", f"unknown op `{entry['op']}`", path + ("op",), calls, hint)
+            return None
+        try:
+            attrs = LAYER.validate_python(data)
+        except ValidationError as e:
+            self.problems.extend(diagnose(e, RULES[entry["op"]].attrs, data, self.source, path,
+                                          f"`{entry['op']}`", call_notes(calls),
+                                          skip_loc_head=True))
+            return None
+        if training_only and not attrs.training_only:
+            attrs = attrs.model_copy(update={"training_only": True})
+        return attrs
 
     def substitute(self, raw: dict, args: dict[str, Any], path: Path, calls: tuple[CallSite, ...],
                    scope: Scope, only: tuple[str, ...] | None = None) -> dict | None:
