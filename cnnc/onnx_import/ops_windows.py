@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnc.onnx_import import patterns_windows as forms
 from cnnc.onnx_import.mapped import Entry, Mapped, Mapping, Missing, compact, padding, weights
 from cnnc.onnx_import.reader import Graph, Node
 
@@ -64,8 +65,9 @@ def pool(op: str) -> Mapping:
     def mapping(n: Node, g: Graph) -> Mapped:
         if (m := _auto_pad(n)) is not None:
             return m
-        if len(n.outputs) > 1 and n.outputs[1]:
-            return Missing("the indices output (cnnc's maxpool indices feed maxunpool only)")
+        if len(n.outputs) > 1 and n.outputs[1] and n.op_type != forms.POOL_INDICES:
+            return Missing("whole-tensor indices (cnnc's maxpool indices count per plane and "
+                           "feed maxunpool only)")
         x = g.shapes[n.inputs[0]]
         k, s, d, p = _window(n, g, len(x) - 1)
         entry: dict[str, Any] = {"op": op, "kernel": compact(k)}
@@ -170,3 +172,25 @@ def adaptive_avgpool(n: Node, g: Graph) -> Mapped:
     if y is None:
         return Missing("an output size that shape inference could not fix")
     return [Entry({"op": "adaptive_avgpool", "size": compact(list(y[1:]))}, n.inputs[:1])]
+
+
+def maxunpool(n: Node, g: Graph) -> Mapped:
+    """patterns_windows' UNPOOL node (values, plane indices, the pooling's input): the pooling's
+    input is read for the output size where that is not MaxUnpool's default."""
+    kernel = list(n.attrs["kernel_shape"])
+    stride = list(n.attrs.get("strides", [1] * len(kernel)))
+    pads = list(n.attrs.get("pads", [0] * 2 * len(kernel)))
+    if pads[:len(kernel)] != pads[len(kernel):]:
+        return Missing(f"asymmetric `pads` {pads} (cnnc unpools with the same on both sides)")
+    op: dict[str, Any] = {"op": "maxunpool", "kernel": compact(kernel)}
+    op |= {"stride": compact(stride)} if stride != kernel else {}
+    op |= {"padding": compact(pads[:len(kernel)])} if any(pads) else {}
+    sized = list(g.shapes[n.outputs[0]][1:]) != forms.default_size(n, g)
+    return [Entry(op, n.inputs if sized else n.inputs[:2])]
+
+
+# the op types of patterns_windows' rewrites (ops.MAPPINGS)
+FORMS: dict[str, Mapping] = {
+    forms.POOL_INDICES: pool("maxpool"),
+    forms.UNPOOL: maxunpool,
+}
