@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnc.onnx_import import patterns_slices as slices
 from cnnc.onnx_import import patterns_windows as forms
 from cnnc.onnx_import.mapped import Entry, Mapped, Mapping, Missing, compact, padding, weights
 from cnnc.onnx_import.reader import Graph, Node
@@ -36,6 +37,7 @@ def conv(n: Node, g: Graph) -> Mapped:
     op |= {"dilation": compact(d)} if set(d) != {1} else {}
     op |= {"groups": int(n.attrs["group"])} if n.attrs.get("group", 1) != 1 else {}
     op |= {} if "bias" in params else {"bias": False}
+    op |= {"padding_mode": n.attrs[slices.PADDING_MODE]} if slices.PADDING_MODE in n.attrs else {}
     return [Entry(op, n.inputs[:1], params)]
 
 
@@ -96,7 +98,7 @@ def _ceil_out(sizes, kernel, stride, dilation, pads) -> list[int]:
     return outs
 
 
-_PAD_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate"}
+_PAD_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
 
 
 def pad(n: Node, g: Graph) -> Mapped:
@@ -167,11 +169,16 @@ def resize(n: Node, g: Graph) -> Mapped:
     return [Entry(op | {"size": compact(list(y[1:]))}, n.inputs[:1])]
 
 
-def adaptive_avgpool(n: Node, g: Graph) -> Mapped:
-    y = g.shapes.get(n.outputs[0])
-    if y is None:
-        return Missing("an output size that shape inference could not fix")
-    return [Entry({"op": "adaptive_avgpool", "size": compact(list(y[1:]))}, n.inputs[:1])]
+def adaptive(op: str) -> Mapping:
+    def mapping(n: Node, g: Graph) -> Mapped:
+        y = g.shapes.get(n.outputs[0])
+        if y is None:
+            return Missing("an output size that shape inference could not fix")
+        return [Entry({"op": op, "size": compact(list(y[1:]))}, n.inputs[:1])]
+    return mapping
+
+
+adaptive_avgpool = adaptive("adaptive_avgpool")
 
 
 def maxunpool(n: Node, g: Graph) -> Mapped:
@@ -189,8 +196,9 @@ def maxunpool(n: Node, g: Graph) -> Mapped:
     return [Entry(op, n.inputs if sized else n.inputs[:2])]
 
 
-# the op types of patterns_windows' rewrites (ops.MAPPINGS)
+# the op types of patterns_windows' and patterns_slices' rewrites (ops.MAPPINGS)
 FORMS: dict[str, Mapping] = {
     forms.POOL_INDICES: pool("maxpool"),
     forms.UNPOOL: maxunpool,
+    slices.ADAPTIVE_MAX: adaptive("adaptive_maxpool"),
 }
