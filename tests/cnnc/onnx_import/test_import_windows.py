@@ -1,0 +1,63 @@
+"""The pooling-indices forms (cnnc/onnx_import/patterns_windows.py) beyond cnnc's own export,
+which test_import_variants.py covers: ONNX's own MaxPool -> MaxUnpool pair, indices that feed
+anything else, and blocks (repeat.py) around pools whose indices are read later."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from import_check import assert_outputs_equal, imported
+from onnx import helper
+from test_import_ops import entries, graph
+
+from cnnc.compiler import compile_text
+from cnnc.errors import CnncError
+from cnnc.export.model import to_onnx
+
+
+def _pool_unpool(unpool_inputs: list[str], extra: list = ()):
+    """x -> MaxPool 2x2 (values p, whole-tensor indices i) -> MaxUnpool to x's shape."""
+    return graph([helper.make_node("MaxPool", ["x"], ["p", "i"], name="pool",
+                                   kernel_shape=[2, 2], strides=[2, 2]),
+                  *extra,
+                  helper.make_node("Shape", ["x"], ["size"], name="size"),
+                  helper.make_node("MaxUnpool", unpool_inputs, ["y"], name="unpool",
+                                   kernel_shape=[2, 2], strides=[2, 2])],
+                 (3, 6, 8), (3, 6, 8))
+
+
+def test_onnx_maxpool_indices_into_maxunpool_are_cnnc_pool_and_unpool():
+    # whole-tensor indices into planes of the pooling's input size: cnnc's plane-relative pair
+    model = _pool_unpool(["p", "i", "size"])
+    c, tensors, _ = imported(model)
+    assert entries(model) == ["- {id: pool, op: maxpool, kernel: 2}",
+                              ('- {id: unpool, op: maxunpool, kernel: 2, '
+                               'from: [pool, "pool.indices"]}')]
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 8)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    assert_outputs_equal(c, tensors, x, want)
+
+
+def test_indices_read_by_anything_but_an_unpooling_are_refused_in_one_line():
+    model = _pool_unpool(["p", "j", "size"], [helper.make_node("Neg", ["i"], ["j"], name="neg")])
+    with pytest.raises(CnncError) as e:
+        imported(model)
+    assert "node 'pool' (MaxPool): whole-tensor indices" in str(e.value)
+
+
+def test_no_block_hides_a_pool_whose_indices_are_read_after_it():
+    # conv + pool twice is a run of two copies, but a block would qualify the pools' ids
+    spec = ("name: t\ninput: [2, 8, 8]\nlayers:\n"
+            "  - {id: c1, op: conv, out: 2, kernel: 3, padding: 1}\n"
+            "  - {id: p1, op: maxpool, kernel: 2}\n"
+            "  - {id: c2, op: conv, out: 2, kernel: 3, padding: 1}\n"
+            "  - {id: p2, op: maxpool, kernel: 2}\n"
+            "  - {id: u2, op: maxunpool, kernel: 2, from: [p2, p2.indices]}\n"
+            "  - {id: u1, op: maxunpool, kernel: 2, from: [u2, p1.indices]}\n")
+    c = compile_text(spec)
+    back, _, text = imported(to_onnx(c))
+    assert "block" not in text and '"p1.indices"' in text
+    assert back.output_shape == c.output_shape
