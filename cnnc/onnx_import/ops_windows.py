@@ -192,8 +192,13 @@ def maxunpool(n: Node, g: Graph) -> Mapped:
     op: dict[str, Any] = {"op": "maxunpool", "kernel": compact(kernel)}
     op |= {"stride": compact(stride)} if stride != kernel else {}
     op |= {"padding": compact(pads[:len(kernel)])} if any(pads) else {}
-    sized = list(g.shapes[n.outputs[0]][1:]) != forms.default_size(n, g)
-    return [Entry(op, n.inputs if sized else n.inputs[:2])]
+    size = list(g.shapes[n.outputs[0]][1:])
+    if size == forms.default_size(n, g):
+        return [Entry(op, n.inputs[:2])]
+    if list(g.shapes[n.inputs[2]][1:]) != size:
+        return Missing(f"an output size {size} that is neither the default nor the pooling's "
+                       "input size (cnnc's `like`)")
+    return [Entry(op, n.inputs)]
 
 
 # the op types of patterns_windows' and patterns_slices' rewrites (ops.MAPPINGS)

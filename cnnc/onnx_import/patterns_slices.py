@@ -101,13 +101,16 @@ def _mode(n: Node) -> str:
 
 
 def _pads(g: Graph, n: Node) -> list[int] | None:
-    """A Pad's constant pads, spatial axes only (None where it pads the batch or channels)."""
+    """A Pad's constant pads, spatial axes only; None where it pads the batch or channels, or
+    crops."""
     pads = g.const(n.inputs[1]) if len(n.inputs) > 1 and n.inputs[1] else n.attrs.get("pads")
     if pads is None or (len(n.inputs) > 3 and n.inputs[3]):
         return None
     pads = [int(v) for v in pads]
     half = len(pads) // 2
-    return None if any(pads[:2] + pads[half:half + 2]) else pads[2:half] + pads[half + 2:]
+    if any(pads[:2] + pads[half:half + 2]) or min(pads) < 0:  # negative pads crop
+        return None
+    return pads[2:half] + pads[half + 2:]
 
 
 def fold_pad_into_conv(g: Graph) -> None:

@@ -67,7 +67,8 @@ def fuse_pool_indices(g: Graph) -> None:
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
     for n in g.nodes:
-        if n.op_type != "MaxPool" or len(n.outputs) < 2 or len(users[n.outputs[1]]) != 1:
+        if n.op_type != "MaxPool" or len(n.outputs) < 2 or len(users[n.outputs[1]]) != 1 or \
+                n.attrs.get("storage_order", 0):  # column-major indices
             continue
         (after,) = users[n.outputs[1]]
         plane_wise = None
@@ -178,7 +179,8 @@ def fuse_unpool(g: Graph) -> None:
             pool, chain, extra = pools[u.inputs[1]], [], []
             if list(g.shapes[pool.inputs[0]][1:]) != size or cut is not None:
                 continue
-        elif offset is not None and offset.op_type == "Add" and offset.inputs[1] not in made:
+        elif offset is not None and offset.op_type == "Add" and offset.inputs[1] not in made \
+                and g.const(offset.inputs[1]) is None:
             # cnnc's export: the planes' offsets were computed from shapes (dropped)
             found = _chain_to(g, offset.inputs[0], pools, by_output)
             if found is None or not _cuts_to(g, cut, size, big) or not (
