@@ -1,6 +1,7 @@
-"""The pooling-indices forms (cnnc/onnx_import/patterns_windows.py) beyond cnnc's own export,
-which test_import_variants.py covers: ONNX's own MaxPool -> MaxUnpool pair, indices that feed
-anything else, and blocks (repeat.py) around pools whose indices are read later."""
+"""The window forms (cnnc/onnx_import/patterns_windows.py, patterns_slices.py) beyond cnnc's own
+export, which test_import_variants.py covers: ONNX's own MaxPool -> MaxUnpool pair, indices
+that feed anything else or count column-major, unpooling sizes cnnc cannot say, blocks
+(repeat.py) around pools whose indices are read later, ONNX's wrap padding."""
 
 from __future__ import annotations
 
@@ -61,3 +62,38 @@ def test_no_block_hides_a_pool_whose_indices_are_read_after_it():
     back, _, text = imported(to_onnx(c))
     assert "block" not in text and '"p1.indices"' in text
     assert back.output_shape == c.output_shape
+
+
+def test_column_major_indices_are_not_taken_for_cnnc_indices():
+    model = _pool_unpool(["p", "i", "size"])
+    model.graph.node[0].attribute.append(helper.make_attribute("storage_order", 1))
+    with pytest.raises(CnncError) as e:
+        imported(model)
+    assert "node 'pool' (MaxPool): whole-tensor indices" in str(e.value)
+
+
+def test_an_unpooling_to_a_size_other_than_its_pools_input_is_refused_in_one_line():
+    # 9x10 pools to 4x5 (default unpooled size 8x10); `like` is a 7x10 conv output
+    spec = ("name: t\ninput: [2, 9, 10]\nlayers:\n"
+            "  - {id: c, op: conv, out: 2, kernel: [3, 1]}\n"
+            "  - {id: p, op: maxpool, kernel: 2, from: input}\n"
+            "  - {op: maxunpool, kernel: 2, from: [p, p.indices, c]}\n")
+    with pytest.raises(CnncError) as e:
+        imported(to_onnx(compile_text(spec)))
+    assert "an output size [7, 10] that is neither the default nor the pooling's input" \
+        in str(e.value)
+
+
+def test_onnx_wrap_padding_is_circular_and_a_channel_concat_of_a_slice_is_no_padding():
+    ints = [("pads", np.asarray([0, 0, 1, 2, 0, 0, 1, 0])), ("lo", np.asarray([0])),
+            ("hi", np.asarray([2])), ("ch", np.asarray([1]))]
+    model = graph([helper.make_node("Pad", ["x", "pads"], ["w"], name="wrap", mode="wrap"),
+                   helper.make_node("Slice", ["w", "lo", "hi", "ch"], ["s"], name="first"),
+                   helper.make_node("Concat", ["w", "s"], ["y"], name="join", axis=1)],
+                  (3, 4, 5), (5, 6, 7))
+    model.graph.initializer.extend(
+        [onnx.numpy_helper.from_array(a.astype(np.int64), name) for name, a in ints])
+    model.opset_import[0].version = 19  # Pad's `wrap` mode
+    assert entries(model) == ["- {id: wrap, op: pad, padding: [[1, 1], [2, 0]], mode: circular}",
+                              "- {id: first, op: slice, axis: 0, start: 0, stop: 2}",
+                              "- {id: join, op: concat, from: [wrap, first]}"]
