@@ -1,7 +1,8 @@
 """The window forms (cnnc/onnx_import/patterns_windows.py, patterns_slices.py) beyond cnnc's own
 export, which test_import_variants.py covers: ONNX's own MaxPool -> MaxUnpool pair, indices
 that feed anything else or count column-major, unpooling sizes cnnc cannot say, blocks
-(repeat.py) around pools whose indices are read later, ONNX's wrap padding."""
+(repeat.py) around pools whose indices are read later, ONNX's wrap padding, and the
+export variants' forms on 1D and 3D inputs."""
 
 from __future__ import annotations
 
@@ -10,13 +11,39 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-from import_check import assert_outputs_equal, imported
+from import_check import assert_outputs_equal, figures, imported, layout
 from onnx import helper
 from test_import_ops import entries, graph
+from test_import_zoo import randomised
 
 from cnnc.compiler import compile_text
 from cnnc.errors import CnncError
 from cnnc.export.model import to_onnx
+
+# test_import_variants.py has these forms in 2D
+RANKS = {
+    "unpool_ceil_1d": ("[3, 17]", ("{id: p, op: maxpool, kernel: 3, stride: 2, ceil_mode: true}"
+                                   "\n  - {op: maxunpool, kernel: 3, stride: 2, from: [p, "
+                                   "p.indices, input]}")),
+    "unpool_ceil_3d": ("[2, 5, 6, 7]", ("{id: p, op: maxpool, kernel: 2, ceil_mode: true}\n  - "
+                                        "{op: maxunpool, kernel: 2, from: [p, p.indices, input]}")),
+    "conv_circular_1d": ("[3, 17]", ("{op: conv, out: 4, kernel: 3, padding: [[2, 1]], "
+                                     "padding_mode: circular}")),
+    "pad_circular_3d": ("[2, 5, 6, 7]", "{op: pad, padding: [1, 0, 2], mode: circular}"),
+    "adaptive_maxpool_3d": ("[2, 5, 6, 7]", "{op: adaptive_maxpool, size: [3, 4, 5]}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RANKS))
+def test_other_ranks_round_trip(case):
+    shape, layers = RANKS[case]
+    c = compile_text(f"name: t\ninput: {shape}\nlayers:\n  - {layers}\n")
+    m = randomised(c)
+    back, tensors, _ = imported(to_onnx(c, m.tensors()))
+    assert figures(back) == figures(c)
+    assert layout(back) == layout(c)
+    x = np.random.default_rng(2).standard_normal((2, *c.input_shape)).astype(np.float32)
+    assert_outputs_equal(back, tensors, x, m.forward(x))
 
 
 def _pool_unpool(unpool_inputs: list[str], extra: list = ()):
