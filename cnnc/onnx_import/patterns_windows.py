@@ -80,7 +80,7 @@ def fuse_pool_indices(g: Graph) -> None:
             if unit is not None and unit.inputs[0] == n.inputs[0]:
                 plane_wise = [after, by_output[after.inputs[1]], unit]
         elif after.op_type == "MaxUnpool" and after.inputs[1] == n.outputs[1]:
-            plane_wise = []  # whole-tensor indices that unpool_planes checks
+            plane_wise = []  # whole-tensor indices: fuse_unpool checks the planes agree
         if plane_wise is None:
             continue
         gone.update(m.name for m in plane_wise)
