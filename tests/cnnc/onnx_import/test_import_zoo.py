@@ -30,7 +30,7 @@ SMALL |= {"googlenet_paper": None, "alexnet": (3, 64, 64), "alexnet_paper": (3, 
 # any input), ~6 s apiece to write and read: VGG-11 with and without BN stands for them.
 # SegNet at 18x24 (as tests/runtime/test_parity.py runs it) pools in ceil mode through 9x12,
 # 5x6, 3x3, 2x2 to 1x1, so its unpoolings take their pools' input sizes. DeconvNet's fc6, a 7x7
-# valid conv on pool5, needs 224x224 (252M parameters): figures only, ~12 s (1 GB written and
+# valid conv on pool5, needs 224x224 (252M parameters): figures only, 13-18 s (1 GB written and
 # read; its outputs would take as long again).
 ROUND_TRIP = [n for n in zoo_names() if n != "googlenet_aux"
               and not n.startswith(("vgg13", "vgg16", "vgg19"))]
