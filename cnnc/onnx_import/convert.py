@@ -13,6 +13,7 @@ from cnnc.errors import CnncError, Diagnostic
 from cnnc.onnx_import.mapped import Alias, Missing
 from cnnc.onnx_import.ops import MAPPINGS
 from cnnc.onnx_import.reader import Graph, Node
+from cnnc.ops import RULES
 
 INPUT = "input"  # the spec's name for the network input
 # ops whose torch node names carry only the enclosing module's path: the op word is added
@@ -90,6 +91,9 @@ def convert(g: Graph) -> tuple[list[Layer], list[str]]:
             inputs = [layers[-1].id if not v else owner.get(v, "") for v in entry.reads]
             layers.append(Layer(name, entry.op, inputs, entry.params))
         owner[node.outputs[0]] = layers[-1].id
+        # a layer's extra outputs are read as `<id>.<output>` (a max pool's `p.indices`)
+        extra = RULES[layers[-1].op["op"]].outputs
+        owner |= {v: f"{layers[-1].id}.{name}" for v, name in zip(node.outputs[1:], extra) if v}
     if missing:
         raise OnnxImportError([Diagnostic("import", line) for line in missing])
     return layers, [owner[v] for v in g.outputs]

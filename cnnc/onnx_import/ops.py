@@ -204,5 +204,6 @@ MAPPINGS: dict[str, Mapping] = {
     "Identity": _alias,
     patterns.SILU: _plain("silu"),
     patterns.ADAPTIVE: windows.adaptive_avgpool,
+    **windows.FORMS,
     "Dropout": _alias,
 }

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnc.onnx_import import patterns_slices as slices
+from cnnc.onnx_import import patterns_windows as forms
 from cnnc.onnx_import.mapped import Entry, Mapped, Mapping, Missing, compact, padding, weights
 from cnnc.onnx_import.reader import Graph, Node
 
@@ -35,6 +37,7 @@ def conv(n: Node, g: Graph) -> Mapped:
     op |= {"dilation": compact(d)} if set(d) != {1} else {}
     op |= {"groups": int(n.attrs["group"])} if n.attrs.get("group", 1) != 1 else {}
     op |= {} if "bias" in params else {"bias": False}
+    op |= {"padding_mode": n.attrs[slices.PADDING_MODE]} if slices.PADDING_MODE in n.attrs else {}
     return [Entry(op, n.inputs[:1], params)]
 
 
@@ -64,8 +67,9 @@ def pool(op: str) -> Mapping:
     def mapping(n: Node, g: Graph) -> Mapped:
         if (m := _auto_pad(n)) is not None:
             return m
-        if len(n.outputs) > 1 and n.outputs[1]:
-            return Missing("the indices output (cnnc's maxpool indices feed maxunpool only)")
+        if len(n.outputs) > 1 and n.outputs[1] and n.op_type != forms.POOL_INDICES:
+            return Missing("whole-tensor indices (cnnc's maxpool indices count per plane and "
+                           "feed maxunpool only)")
         x = g.shapes[n.inputs[0]]
         k, s, d, p = _window(n, g, len(x) - 1)
         entry: dict[str, Any] = {"op": op, "kernel": compact(k)}
@@ -94,7 +98,7 @@ def _ceil_out(sizes, kernel, stride, dilation, pads) -> list[int]:
     return outs
 
 
-_PAD_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate"}
+_PAD_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
 
 
 def pad(n: Node, g: Graph) -> Mapped:
@@ -165,8 +169,41 @@ def resize(n: Node, g: Graph) -> Mapped:
     return [Entry(op | {"size": compact(list(y[1:]))}, n.inputs[:1])]
 
 
-def adaptive_avgpool(n: Node, g: Graph) -> Mapped:
-    y = g.shapes.get(n.outputs[0])
-    if y is None:
-        return Missing("an output size that shape inference could not fix")
-    return [Entry({"op": "adaptive_avgpool", "size": compact(list(y[1:]))}, n.inputs[:1])]
+def adaptive(op: str) -> Mapping:
+    def mapping(n: Node, g: Graph) -> Mapped:
+        y = g.shapes.get(n.outputs[0])
+        if y is None:
+            return Missing("an output size that shape inference could not fix")
+        return [Entry({"op": op, "size": compact(list(y[1:]))}, n.inputs[:1])]
+    return mapping
+
+
+adaptive_avgpool = adaptive("adaptive_avgpool")
+
+
+def maxunpool(n: Node, g: Graph) -> Mapped:
+    """patterns_windows' UNPOOL node (values, plane indices, the pooling's input): the pooling's
+    input is read for the output size where that is not MaxUnpool's default."""
+    kernel = list(n.attrs["kernel_shape"])
+    stride = list(n.attrs.get("strides", [1] * len(kernel)))
+    pads = list(n.attrs.get("pads", [0] * 2 * len(kernel)))
+    if pads[:len(kernel)] != pads[len(kernel):]:
+        return Missing(f"asymmetric `pads` {pads} (cnnc unpools with the same on both sides)")
+    op: dict[str, Any] = {"op": "maxunpool", "kernel": compact(kernel)}
+    op |= {"stride": compact(stride)} if stride != kernel else {}
+    op |= {"padding": compact(pads[:len(kernel)])} if any(pads) else {}
+    size = list(g.shapes[n.outputs[0]][1:])
+    if size == forms.default_size(n, g):
+        return [Entry(op, n.inputs[:2])]
+    if list(g.shapes[n.inputs[2]][1:]) != size:
+        return Missing(f"an output size {size} that is neither the default nor the pooling's "
+                       "input size (cnnc's `like`)")
+    return [Entry(op, n.inputs)]
+
+
+# the op types of patterns_windows' and patterns_slices' rewrites (ops.MAPPINGS)
+FORMS: dict[str, Mapping] = {
+    forms.POOL_INDICES: pool("maxpool"),
+    forms.UNPOOL: maxunpool,
+    slices.ADAPTIVE_MAX: adaptive("adaptive_maxpool"),
+}

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from cnnc.onnx_import import patterns_slices, patterns_windows
 from cnnc.onnx_import.reader import Graph, Node
 from cnnc.ops.onnx_windows import _bins
 
@@ -102,3 +103,5 @@ def rewrite(g: Graph) -> None:
     drop_shape_arithmetic(g)
     fuse_silu(g)
     fuse_adaptive_avgpool(g)
+    patterns_windows.rewrite(g)
+    patterns_slices.rewrite(g)

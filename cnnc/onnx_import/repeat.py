@@ -68,8 +68,11 @@ def _run_at(layers: list[Layer], index: dict[str, int], readers: dict[str, set[i
         n += 1
     end = start + n * k
     inside = {layer.id for layer in layers[start:end - 1]}
-    # only the run itself reads its layers, the last one aside
-    if n < 2 or any(r >= end for i in inside for r in readers.get(i, ())):
+    # only the run itself reads its layers, the last one aside; an extra output (`p.indices`)
+    # is read by its layer's id, which a block would qualify
+    ids = inside | {layers[end - 1].id}
+    if n < 2 or any(r >= end for i in inside for r in readers.get(i, ())) or \
+            any(src.partition(".")[0] in ids for src in readers if "." in src):
         return None
     return n, sum(refs.count("in") for _, refs in first)
 

@@ -139,3 +139,56 @@ def test_a_constant_factor_is_reported_not_guessed():
     with pytest.raises(CnncError) as e:
         imported(_exported(Functional(times=3.0).eval(), torch.randn(2, 3, 8, 8)))
     assert "(Mul): a constant operand" in str(e.value)
+
+
+class Circular(torch.nn.Module):
+    """torch's circular padding, inside a conv and by `F.pad`: Slices and Concats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 6, 3, padding=(1, 2), padding_mode="circular")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(self.conv(x), (2, 1, 0, 3), mode="circular")
+
+
+def test_torch_circular_padding_imports_as_the_conv_and_pad_modes():
+    torch.manual_seed(0)
+    model, x = Circular().eval(), torch.randn(2, 4, 9, 10)
+    back, tensors, text = imported(_exported(model, x))
+    assert re.findall(r"op: (\w+)", text) == ["conv", "pad"]
+    assert "padding: [1, 2], padding_mode: circular" in text
+    assert "padding: [[0, 3], [2, 1]], mode: circular" in text
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert_outputs_equal(back, tensors, x.numpy(), want)
+
+
+class PoolIndices(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y, indices = torch.nn.functional.max_pool2d(x, 2, ceil_mode=True, return_indices=True)
+        return y, indices.float()
+
+
+def test_torch_pool_indices_are_one_node_with_plane_relative_indices():
+    # max_pool2d_with_indices: MaxPool, a 1x1 MaxPool's indices sliced at each plane's origin,
+    # subtracted; cnnc's maxpool with `indices` (which only a maxunpool reads)
+    from cnnc.onnx_import.patterns import rewrite
+    from cnnc.onnx_import.patterns_windows import POOL_INDICES
+    from cnnc.onnx_import.reader import read
+
+    g = read(_exported(PoolIndices(), torch.randn(2, 3, 9, 10)))
+    sub = next(n for n in g.nodes if n.op_type == "Sub")
+    rewrite(g)
+    assert [n.op_type for n in g.nodes] == [POOL_INDICES, "Cast"]
+    assert g.nodes[0].outputs[1] == sub.outputs[0]
+
+
+def test_torch_cannot_export_max_unpooling_yet():
+    # so SegNet and DeconvNet are not in CASES: the exporter's trace of F.max_unpool2d fails
+    # on its size check, and torch has no max_unpool2d symbolic (pytorch/pytorch#25088). When
+    # this fails, add them there.
+    from torch_segmentation import SegNet
+
+    with pytest.raises((TypeError, torch.onnx.errors.UnsupportedOperatorError)):
+        _exported(SegNet().eval(), torch.randn(1, 3, 18, 24))
