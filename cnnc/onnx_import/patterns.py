@@ -10,23 +10,13 @@ torch.onnx.export write become one node that ops.py maps to one layer.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
 from cnnc.onnx_import import patterns_slices, patterns_windows
-from cnnc.onnx_import.reader import Graph, Node
+from cnnc.onnx_import.reader import Graph, Node, consumers
 from cnnc.ops.onnx_windows import _bins
 
 SILU, ADAPTIVE = "Silu", "AdaptiveAvgPool"  # op types ops.MAPPINGS knows beside ONNX's
-
-
-def _consumers(nodes: list[Node]) -> dict[str, list[Node]]:
-    out: dict[str, list[Node]] = defaultdict(list)
-    for n in nodes:
-        for v in n.inputs:
-            out[v].append(n)
-    return out
 
 
 def drop_shape_arithmetic(g: Graph) -> None:
@@ -44,7 +34,7 @@ def drop_shape_arithmetic(g: Graph) -> None:
 
 
 def fuse_silu(g: Graph) -> None:
-    users = _consumers(g.nodes)
+    users = consumers(g.nodes)
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
     for n in g.nodes:
@@ -70,7 +60,7 @@ def _averaging(g: Graph, n: Node) -> bool:
 
 
 def fuse_adaptive_avgpool(g: Graph) -> None:
-    users = _consumers(g.nodes)
+    users = consumers(g.nodes)
     by_output = {n.outputs[0]: n for n in g.nodes}
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}

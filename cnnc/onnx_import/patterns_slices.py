@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from cnnc.onnx_import import patterns  # its helpers; it calls rewrite() here
-from cnnc.onnx_import.reader import Graph, Node
+from cnnc.onnx_import.reader import Graph, Node, consumers
 from cnnc.ops.onnx_windows import _bins
 
 ADAPTIVE_MAX = "AdaptiveMaxPool"  # an op type beside ONNX's
@@ -70,7 +69,7 @@ def _wrap_pad(n: Node | None) -> bool:
 
 
 def fuse_circular_pad(g: Graph) -> None:
-    users = patterns._consumers(g.nodes)
+    users = consumers(g.nodes)
     by_output = {n.outputs[0]: n for n in g.nodes}
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
@@ -114,7 +113,7 @@ def _pads(g: Graph, n: Node) -> list[int] | None:
 
 
 def fold_pad_into_conv(g: Graph) -> None:
-    users = patterns._consumers(g.nodes)
+    users = consumers(g.nodes)
     by_output = {n.outputs[0]: n for n in g.nodes}
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
@@ -146,7 +145,7 @@ def _bin(g: Graph, n: Node, by_output: dict[str, Node], axis: int) -> tuple[str,
 
 
 def fuse_adaptive_maxpool(g: Graph) -> None:
-    users = patterns._consumers(g.nodes)
+    users = consumers(g.nodes)
     by_output = {n.outputs[0]: n for n in g.nodes}
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}

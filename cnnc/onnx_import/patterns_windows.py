@@ -20,8 +20,7 @@ import math
 
 import numpy as np
 
-from cnnc.onnx_import import patterns  # its helpers; it calls rewrite() here
-from cnnc.onnx_import.reader import Graph, Node
+from cnnc.onnx_import.reader import Graph, Node, consumers
 
 POOL_INDICES, UNPOOL = "MaxPoolPlaneIndices", "MaxUnpoolPlanes"  # op types beside ONNX's
 
@@ -62,7 +61,7 @@ def _plane_origin(g: Graph, n: Node, by_output: dict[str, Node]) -> Node | None:
 
 
 def fuse_pool_indices(g: Graph) -> None:
-    users = patterns._consumers(g.nodes)
+    users = consumers(g.nodes)
     by_output = {v: n for n in g.nodes for v in n.outputs if v}
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
@@ -160,7 +159,7 @@ def default_size(u: Node, g: Graph) -> list[int]:
 
 
 def fuse_unpool(g: Graph) -> None:
-    users = patterns._consumers(g.nodes)
+    users = consumers(g.nodes)
     by_output = {v: n for n in g.nodes for v in n.outputs if v}
     pools = {n.outputs[1]: n for n in g.nodes if n.op_type == POOL_INDICES}
     made = {v for n in g.nodes for v in n.outputs} | {g.input}

@@ -3,6 +3,7 @@ to an array (initializers and Constant nodes), and each value's shape from shape
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,15 @@ class Graph:
 
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name)
+
+
+def consumers(nodes: list[Node]) -> dict[str, list[Node]]:
+    """value name -> the nodes that read it, in node order."""
+    out: dict[str, list[Node]] = defaultdict(list)
+    for n in nodes:
+        for v in n.inputs:
+            out[v].append(n)
+    return out
 
 
 def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
