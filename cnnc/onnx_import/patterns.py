@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from cnnc.onnx_import import patterns_norm
 from cnnc.onnx_import.reader import Graph, Node
 from cnnc.ops.onnx_windows import _bins
 
@@ -99,6 +100,7 @@ def fuse_adaptive_avgpool(g: Graph) -> None:
 
 
 def rewrite(g: Graph) -> None:
+    patterns_norm.rewrite(g)  # first: it computes the constant Reshapes the next one drops
     drop_shape_arithmetic(g)
     fuse_silu(g)
     fuse_adaptive_avgpool(g)

@@ -1,0 +1,186 @@
+"""The multi-node forms of cnnc's pointwise emitters (cnnc/ops/onnx_pointwise.py) and of
+torch.onnx.export rewritten as one node each, which ops.py and ops_norms.py map to one layer:
+
+- GELU, x/2 (1 + erf(x/sqrt 2)) or its tanh approximation, as cnnc's export and torch's write
+  them -> `Gelu` (ONNX's own op from opset 20, with its `approximate`);
+- LayerNormalization between Transposes that move the channels last and back (cnnc's layernorm
+  of a feature map; ConvNeXt's x.permute(0, 2, 3, 1) -> LayerNorm(C) -> permute back);
+- group normalisation as InstanceNormalization of the (N, groups, rest) view, reshaped back, then
+  the scale and shift per channel (cnnc's and torch's form);
+- cnnc's LRN of an even size: the squares averaged over a zero-padded window of channels,
+  x / (k + alpha * mean)^beta;
+- stack: Unsqueezes on one axis concatenated along it.
+
+Reshapes of constants (a parameter given its broadcast shape) are computed first, so that the
+forms and the mappings read the constant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from cnnc.onnx_import.match import Bound, Form, fuse, named
+from cnnc.onnx_import.reader import Graph, Node
+
+# op types ops.MAPPINGS knows beside ONNX's
+GELU, LAYERNORM, GROUPNORM, LRN, STACK = ("Gelu", "LayerNormChannels", "GroupNorm",
+                                          "LocalResponseNorm", "Stack")
+X = "x"  # the form's input
+
+
+def fold_constant_reshapes(g: Graph) -> None:
+    kept = []
+    for n in g.nodes:
+        data = g.const(n.inputs[0]) if n.op_type in ("Reshape", "Unsqueeze", "Squeeze") else None
+        if data is None or any(v and v not in g.consts for v in n.inputs[1:]):
+            kept.append(n)
+            continue
+        g.consts[n.outputs[0]] = _reshaped(n, g, data)
+        if g.is_literal(n.inputs[0]):
+            g.literals.add(n.outputs[0])
+    g.nodes = kept
+
+
+def _reshaped(n: Node, g: Graph, data: np.ndarray) -> np.ndarray:
+    given = g.const(n.inputs[1]) if len(n.inputs) > 1 and n.inputs[1] else None
+    if n.op_type == "Reshape":
+        keep = not n.attrs.get("allowzero", 0)  # 0 copies the input's size on that axis
+        return data.reshape([data.shape[i] if d == 0 and keep else d
+                             for i, d in enumerate(given.tolist())])
+    axes = given.tolist() if given is not None else n.attrs.get("axes")  # input from opset 13
+    if n.op_type == "Unsqueeze":
+        rank = data.ndim + len(axes)
+        return np.expand_dims(data, tuple(a % rank for a in axes))
+    return np.squeeze(data, None if axes is None else tuple(a % data.ndim for a in axes))
+
+
+_ERF = Form("Add", (Form("Erf", (Form("Div", (X, math.sqrt(2.0))),)), 1.0))
+_CUBE = Form("Mul", (Form("Mul", (X, X)), X))
+_TANH = Form("Add", (Form("Tanh", (Form("Mul", (Form("Add", (X, Form("Mul", (_CUBE, 0.044715)))),
+                                                 math.sqrt(2 / math.pi))),)), 1.0))
+
+
+def _gelu(phi: Form) -> tuple[Form, ...]:
+    """x * phi / 2 as cnnc's export writes it, (x / 2) * phi, and as torch's, (x * phi) / 2."""
+    return Form("Mul", (Form("Mul", (X, 0.5)), phi)), Form("Mul", (Form("Mul", (X, phi)), 0.5))
+
+
+def _gelu_node(approximate: bytes):
+    """The builder of a Gelu node; `approximate` as onnx.helper reads ONNX's string attribute."""
+    def build(g: Graph, last: Node, b: Bound) -> Node:
+        return Node(named(last, GELU), GELU, (b[X],), last.outputs, {"approximate": approximate})
+    return build
+
+
+def _channels_last(n: Node) -> bool:
+    perm = list(n.attrs.get("perm", []))
+    return len(perm) > 2 and perm == [0, *range(2, len(perm)), 1]
+
+
+def _channels_back(n: Node) -> bool:
+    perm = list(n.attrs.get("perm", []))
+    return len(perm) > 2 and perm == [0, len(perm) - 1, *range(1, len(perm) - 1)]
+
+
+_LAYERNORM = Form("Transpose", (Form("LayerNormalization", (
+    Form("Transpose", (X,), when=_channels_last), "weight", "bias"), bind="norm"),),
+    when=_channels_back)
+
+
+def _layernorm(g: Graph, last: Node, b: Bound) -> Node | None:
+    norm = b["norm"]
+    if norm.attrs.get("axis", -1) not in (-1, len(last.attrs["perm"]) - 1):
+        return None
+    return Node(named(last, LAYERNORM), LAYERNORM, (b[X], b["weight"], b["bias"]), last.outputs,
+                {"epsilon": norm.attrs.get("epsilon", 1e-5)})
+
+
+_GROUPED = Form("Reshape", (Form("InstanceNormalization", (
+    Form("Reshape", (X, "groups")), "ones", "zeros"), bind="norm"), None), bind="back")
+_GROUPNORM = (Form("Add", (Form("Mul", (_GROUPED, "weight")), "bias")), _GROUPED)
+
+
+def _filled(g: Graph, value: str, fill: float, size: int) -> bool:
+    c = g.const(value)
+    return c is not None and c.size == size and bool(np.all(c == fill))
+
+
+def _groupnorm(g: Graph, last: Node, b: Bound) -> Node | None:
+    x, view = g.shapes.get(b[X]), g.const(b["groups"])
+    if x is None or view is None or g.shapes.get(b["back"].outputs[0]) != x:
+        return None
+    view = view.tolist() if view.ndim == 1 else []
+    if len(view) != 3 or view[0] != 0 or view[2] != -1 or view[1] < 1 or x[0] % view[1]:
+        return None
+    groups = int(view[1])
+    if not (_filled(g, b["ones"], 1.0, groups) and _filled(g, b["zeros"], 0.0, groups)):
+        return None
+    affine = tuple(b[k] for k in ("weight", "bias") if k in b)
+    if any(g.const(v) is None for v in affine):
+        return None  # a product with and a sum of computed tensors: mul and add layers
+    return Node(named(last, GROUPNORM), GROUPNORM, (b[X], *affine), last.outputs,
+                {"groups": groups, "epsilon": b["norm"].attrs.get("epsilon", 1e-5)})
+
+
+_SQUARES_AVERAGED = Form("Reshape", (Form("AveragePool", (
+    Form("Reshape", (Form("Mul", (X, X)), "planes")),), bind="pool"), None), bind="back")
+_LRN = Form("Div", (X, Form("Pow", (Form("Add", (Form("Mul", (_SQUARES_AVERAGED, "alpha")), "k")),
+                                    "beta"))))
+
+
+def _lrn(g: Graph, last: Node, b: Bound) -> Node | None:
+    x, planes, pool = g.shapes.get(b[X]), g.const(b["planes"]), b["pool"].attrs
+    numbers = [g.const(b[k]) for k in ("alpha", "k", "beta")]
+    if x is None or len(x) < 2 or planes is None or planes.tolist() != [0, 1, x[0], -1] or \
+            g.shapes.get(b["back"].outputs[0]) != x or any(c is None or c.size != 1
+                                                           for c in numbers):
+        return None
+    size = pool["kernel_shape"][0]
+    plain = {"strides": [1, 1], "dilations": [1, 1], "ceil_mode": 0}
+    window = {"kernel_shape": [size, 1], "pads": [size // 2, 0, (size - 1) // 2, 0],
+              "count_include_pad": 1}
+    if plain | pool != plain | window:
+        return None
+    alpha, k, beta = (float(c.reshape(())) for c in numbers)
+    return Node(named(last, LRN), LRN, (b[X],), last.outputs,
+                {"size": size, "alpha": alpha, "beta": beta, "bias": k})
+
+
+def _unsqueezed_on(g: Graph, n: Node | None, axis: int, rank: int) -> bool:
+    if n is None or n.op_type != "Unsqueeze":
+        return False
+    given = g.const(n.inputs[1]) if len(n.inputs) > 1 and n.inputs[1] else None
+    axes = given.tolist() if given is not None else n.attrs.get("axes", [])
+    return [a % rank for a in axes] == [axis]
+
+
+def fuse_stack(g: Graph) -> None:
+    producer = {n.outputs[0]: n for n in g.nodes}
+    reads = Counter(v for n in g.nodes for v in n.inputs) + Counter(g.outputs)
+    gone: set[str] = set()
+    rewritten: dict[str, Node] = {}
+    for n in g.nodes:
+        if n.op_type != "Concat" or n.outputs[0] not in g.shapes:
+            continue
+        rank = len(g.shapes[n.outputs[0]]) + 1
+        axis = n.attrs["axis"] % rank
+        parts = [producer.get(v) for v in n.inputs]
+        if all(reads[v] == 1 and _unsqueezed_on(g, p, axis, rank)
+               for v, p in zip(n.inputs, parts)):
+            gone.update(p.name for p in parts)
+            rewritten[n.name] = Node(named(n, STACK), STACK, tuple(p.inputs[0] for p in parts),
+                                     n.outputs, {"axis": axis})
+    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+
+
+def rewrite(g: Graph) -> None:
+    fold_constant_reshapes(g)
+    fuse(g, _gelu(_ERF), _gelu_node(b"none"))
+    fuse(g, _gelu(_TANH), _gelu_node(b"tanh"))
+    fuse(g, (_LAYERNORM,), _layernorm)
+    fuse(g, _GROUPNORM, _groupnorm)
+    fuse(g, (_LRN,), _lrn)
+    fuse_stack(g)
