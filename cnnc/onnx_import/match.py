@@ -116,8 +116,9 @@ def fuse(g: Graph, forms: tuple[Form, ...], build: Build) -> None:
     g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
 
 
-def named(last: Node, op_type: str) -> str:
-    """The fused node's name: torch's `/blocks.0/act/Mul_1` -> `/blocks.0/act/<op_type>`, so
-    that the layer id is the module's path; cnnc's names (the layer's id) are kept."""
-    scope, slash, _ = last.name.rpartition("/")
-    return f"{scope}/{op_type}" if slash else last.name
+def named(node: Node, op_type: str) -> str:
+    """A fused node's name from one of its nodes': torch's `/blocks.0/act/Mul_1` ->
+    `/blocks.0/act/<op_type>`, so that the layer id is the module's path; cnnc's names (the
+    layer's id, or `<id>/<n>` inside it) give the layer's id."""
+    scope, slash, _ = node.name.rpartition("/")
+    return f"{scope}/{op_type}" if slash else node.name

@@ -26,7 +26,7 @@ from cnnc.onnx_import.match import Bound, Form, fuse, named
 from cnnc.onnx_import.reader import Graph, Node
 
 # op types ops.MAPPINGS knows beside ONNX's
-GELU, LAYERNORM, GROUPNORM, LRN, STACK = ("Gelu", "LayerNormChannels", "GroupNorm",
+GELU, LAYERNORM, GROUPNORM, LRN, STACK = ("Gelu", "LayerNorm", "GroupNorm",
                                           "LocalResponseNorm", "Stack")
 X = "x"  # the form's input
 
@@ -94,7 +94,7 @@ def _layernorm(g: Graph, last: Node, b: Bound) -> Node | None:
     norm = b["norm"]
     if norm.attrs.get("axis", -1) not in (-1, len(last.attrs["perm"]) - 1):
         return None
-    return Node(named(last, LAYERNORM), LAYERNORM, (b[X], b["weight"], b["bias"]), last.outputs,
+    return Node(named(norm, LAYERNORM), LAYERNORM, (b[X], b["weight"], b["bias"]), last.outputs,
                 {"epsilon": norm.attrs.get("epsilon", 1e-5)})
 
 
