@@ -52,6 +52,18 @@ class GroupNormBlock(nn.Module):
         return (x + self.norm2(self.conv2(y))).relu()
 
 
+class InstanceNormBlock(nn.Module):
+    """InstanceNorm2d, with and without its affine map: groupnorm with a group per channel."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c, affine=True),
+                                  nn.ReLU(), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
 class MobileNetV3Block(nn.Module):
     """Inverted residual with Hardswish and a squeeze-excitation gate through Hardsigmoid."""
 
@@ -115,7 +127,7 @@ def randomised(model: nn.Module) -> nn.Module:
                 m.weight.normal_(0, math.sqrt(2 / fan_in))  # He's gain keeps the signal
                 if m.bias is not None:
                     m.bias.normal_(0, 0.1)
-            elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)):
+            elif isinstance(m, (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d)):
                 if m.weight is not None:
                     m.weight.uniform_(0.5, 1.5)
                     m.bias.normal_(0, 0.1)
@@ -147,10 +159,10 @@ def torch_figures(model: nn.Module, x: torch.Tensor) -> tuple:
     return params, params, buffers, sum(macs), tuple(x.shape[1:]), tuple(y.shape[1:])
 
 
-def exported(model: nn.Module, x: torch.Tensor) -> onnx.ModelProto:
+def exported(model: nn.Module, x: torch.Tensor, opset: int = 17) -> onnx.ModelProto:
     f = io.BytesIO()
     # PRESERVE on an eval-mode model: eval mode, the BatchNorms kept (EVAL folds them into convs)
-    torch.onnx.export(model, (x,), f, dynamo=False, opset_version=17,
+    torch.onnx.export(model, (x,), f, dynamo=False, opset_version=opset,
                       training=torch.onnx.TrainingMode.PRESERVE)
     return onnx.load_from_string(f.getvalue())
 
@@ -164,6 +176,8 @@ CASES = {
                   ["conv", "groupnorm", "relu", "conv", "groupnorm", "add", "relu"]),
     "groupnorm_no_affine": (lambda: GroupNormBlock(8, 2, affine=False), (8, 6, 7),
                             ["conv", "groupnorm", "relu", "conv", "groupnorm", "add", "relu"]),
+    "instancenorm": (lambda: InstanceNormBlock(4), (4, 8, 7),
+                     ["conv", "groupnorm", "relu", "conv", "groupnorm"]),
     "mobilenet_v3": (lambda: MobileNetV3Block(4, 3), (4, 8, 8),
                      ["conv", "batchnorm", "hardswish", "conv", "batchnorm", "hardswish",
                       "global_avgpool", "conv", "relu", "conv", "hardsigmoid", "mul", "conv",
@@ -196,6 +210,16 @@ def test_exact_gelu_and_layernorm_attributes_are_read_not_assumed():
                                    torch.randn(1, 4, 5, 5)))
     assert "{id: norm, op: layernorm, eps: 1e-06, affine: false}" in text
     assert "{id: act, op: gelu, approximate: tanh}" in text
+
+
+def test_onnx_gelu_node_of_opset_20_imports():
+    model, x = randomised(ConvNeXtBlock(4, "tanh")), torch.randn(2, 4, 5, 5)
+    onnx_model = exported(model, x, opset=20)
+    assert "Gelu" in {n.op_type for n in onnx_model.graph.node}  # one node from opset 20
+    back, tensors, text = imported(onnx_model)
+    assert "{id: act, op: gelu, approximate: tanh}" in text
+    with torch.no_grad():
+        assert_outputs_equal(back, tensors, x.numpy(), model(x).numpy())
 
 
 def _unsupported(model: nn.Module, x: torch.Tensor) -> list[str]:
