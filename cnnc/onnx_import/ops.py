@@ -14,7 +14,7 @@ import numpy as np
 
 from cnnc.onnx_import import ops_norms as norms
 from cnnc.onnx_import import ops_windows as windows
-from cnnc.onnx_import import patterns, patterns_norm
+from cnnc.onnx_import import patterns, patterns_channels_last, patterns_norm
 from cnnc.onnx_import.mapped import Alias, Entry, Mapped, Mapping, Missing, per_channel, weights
 from cnnc.onnx_import.reader import Graph, Node
 
@@ -209,7 +209,7 @@ MAPPINGS: dict[str, Mapping] = {
     patterns.ADAPTIVE: windows.adaptive_avgpool,
     "Dropout": _alias,
     "Gelu": gelu,
-    patterns_norm.LAYERNORM: norms.layernorm_channels,
+    patterns_channels_last.LAYERNORM: norms.layernorm_channels,
     patterns_norm.GROUPNORM: norms.groupnorm,
     patterns_norm.LRN: norms.lrn_window,
     patterns_norm.STACK: stack,

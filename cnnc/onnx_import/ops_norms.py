@@ -65,12 +65,12 @@ def layernorm(n: Node, g: Graph) -> Mapped:
     x, axis = g.shapes[n.inputs[0]], n.attrs.get("axis", -1)
     if len(x) != 1 or axis not in (-1, 1):
         return Missing(f"`axis` {axis} of a {list(x)} value (cnnc's layernorm normalises a "
-                       "vector, or a map's channels moved last by Transposes around this node)")
+                       "vector, or a map's channels between Transposes to channels-last and back)")
     return _norm({"op": "layernorm"}, n, g)
 
 
 def layernorm_channels(n: Node, g: Graph) -> Mapped:
-    """patterns_norm.LAYERNORM: LayerNormalization of the channels moved last, moved back."""
+    """patterns_channels_last.LAYERNORM: LayerNormalization of the channels moved last."""
     return _norm({"op": "layernorm"}, n, g)
 
 

@@ -3,8 +3,8 @@ torch.onnx.export rewritten as one node each, which ops.py and ops_norms.py map 
 
 - GELU, x/2 (1 + erf(x/sqrt 2)) or its tanh approximation, as cnnc's export and torch's write
   them -> `Gelu` (ONNX's own op from opset 20, with its `approximate`);
-- LayerNormalization between Transposes that move the channels last and back (cnnc's layernorm
-  of a feature map; ConvNeXt's x.permute(0, 2, 3, 1) -> LayerNorm(C) -> permute back);
+- layers between Transposes that move the channels last and back (cnnc's layernorm of a feature
+  map; ConvNeXt's block) rewritten channels-first (patterns_channels_last.py);
 - group normalisation as InstanceNormalization of the (N, groups, rest) view, reshaped back, then
   the scale and shift per channel (cnnc's and torch's form);
 - cnnc's LRN of an even size: the squares averaged over a zero-padded window of channels,
@@ -22,12 +22,12 @@ from collections import Counter
 
 import numpy as np
 
+from cnnc.onnx_import import patterns_channels_last
 from cnnc.onnx_import.match import Bound, Form, fuse, named
 from cnnc.onnx_import.reader import Graph, Node
 
 # op types ops.MAPPINGS knows beside ONNX's
-GELU, LAYERNORM, GROUPNORM, LRN, STACK = ("Gelu", "LayerNorm", "GroupNorm",
-                                          "LocalResponseNorm", "Stack")
+GELU, GROUPNORM, LRN, STACK = "Gelu", "GroupNorm", "LocalResponseNorm", "Stack"
 X = "x"  # the form's input
 
 
@@ -73,29 +73,6 @@ def _gelu_node(approximate: bytes):
     def build(g: Graph, last: Node, b: Bound) -> Node:
         return Node(named(last, GELU), GELU, (b[X],), last.outputs, {"approximate": approximate})
     return build
-
-
-def _channels_last(n: Node) -> bool:
-    perm = list(n.attrs.get("perm", []))
-    return len(perm) > 2 and perm == [0, *range(2, len(perm)), 1]
-
-
-def _channels_back(n: Node) -> bool:
-    perm = list(n.attrs.get("perm", []))
-    return len(perm) > 2 and perm == [0, len(perm) - 1, *range(1, len(perm) - 1)]
-
-
-_LAYERNORM = Form("Transpose", (Form("LayerNormalization", (
-    Form("Transpose", (X,), when=_channels_last), "weight", "bias"), bind="norm"),),
-    when=_channels_back)
-
-
-def _layernorm(g: Graph, last: Node, b: Bound) -> Node | None:
-    norm = b["norm"]
-    if norm.attrs.get("axis", -1) not in (-1, len(last.attrs["perm"]) - 1):
-        return None
-    return Node(named(norm, LAYERNORM), LAYERNORM, (b[X], b["weight"], b["bias"]), last.outputs,
-                {"epsilon": norm.attrs.get("epsilon", 1e-5)})
 
 
 _GROUPED = Form("Reshape", (Form("InstanceNormalization", (
@@ -180,7 +157,7 @@ def rewrite(g: Graph) -> None:
     fold_constant_reshapes(g)
     fuse(g, _gelu(_ERF), _gelu_node(b"none"))
     fuse(g, _gelu(_TANH), _gelu_node(b"tanh"))
-    fuse(g, (_LAYERNORM,), _layernorm)
+    patterns_channels_last.rewrite(g)  # after GELU: a run's nodes are each one layer
     fuse(g, _GROUPNORM, _groupnorm)
     fuse(g, (_LRN,), _lrn)
     fuse_stack(g)
