@@ -15,7 +15,7 @@ import numpy as np
 from cnnc.onnx_import import ops_norms as norms
 from cnnc.onnx_import import ops_windows as windows
 from cnnc.onnx_import import patterns, patterns_channels_last, patterns_norm
-from cnnc.onnx_import.mapped import Alias, Entry, Mapped, Mapping, Missing, per_channel, weights
+from cnnc.onnx_import.mapped import Alias, Entry, Mapped, Mapping, Missing, weights
 from cnnc.onnx_import.reader import Graph, Node
 
 
@@ -63,20 +63,6 @@ def _merge(op: str) -> Mapping:
             return Missing(f"a constant operand (cnnc's `{op}` merges computed tensors)")
         return [Entry({"op": op}, n.inputs)]
     return mapping
-
-
-def mul(n: Node, g: Graph) -> Mapped:
-    """A product of computed tensors (mul), or of one by a constant per channel (scale)."""
-    fixed = [v for v in n.inputs if g.const(v) is not None]
-    if not fixed:
-        return [Entry({"op": "mul"}, n.inputs)]
-    x = [v for v in n.inputs if v not in fixed]
-    w = g.const(fixed[0])
-    if len(x) == 1 and len(fixed) == 1 and per_channel(w, g.shapes[x[0]]):
-        c = g.shapes[x[0]][0]
-        return [Entry({"op": "scale"}, tuple(x), {"weight": w.reshape(c).astype(np.float32)})]
-    return Missing(f"a constant operand of shape {list(w.shape)} (cnnc's `mul` merges computed "
-                   "tensors, its `scale` multiplies by a weight per channel)")
 
 
 def gelu(n: Node, g: Graph) -> Mapped:
@@ -192,7 +178,7 @@ MAPPINGS: dict[str, Mapping] = {
     "HardSwish": _plain("hardswish"),
     "Softmax": softmax,
     "Add": _merge("add"),
-    "Mul": mul,
+    "Mul": norms.mul,
     "Sub": sub,
     "Concat": concat,
     "Flatten": flatten,

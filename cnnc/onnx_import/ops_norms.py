@@ -1,6 +1,7 @@
 """ONNX normalisations -> spec entries: batchnorm, layernorm, groupnorm (InstanceNormalization
 is groupnorm with a group per channel) and LRN, from single nodes and from the forms that
-patterns_norm.py fuses (the table is ops.MAPPINGS)."""
+patterns_norm.py fuses; and Mul, which is `scale` (a norm's scale alone, LayerScale) where one
+factor is a constant per channel (the table is ops.MAPPINGS)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnc.onnx_import.mapped import Entry, Mapped, Missing, weights
+from cnnc.onnx_import.mapped import Entry, Mapped, Missing, per_channel, weights
 from cnnc.onnx_import.reader import Graph, Node
 
 
@@ -108,3 +109,17 @@ def lrn(n: Node, g: Graph) -> Mapped:
 def lrn_window(n: Node, g: Graph) -> Mapped:
     """patterns_norm.LRN: PyTorch's window of any size, c - size//2 .. c + (size-1)//2."""
     return _lrn(n, int(n.attrs["size"]))
+
+
+def mul(n: Node, g: Graph) -> Mapped:
+    """A product of computed tensors (mul), or of one by a constant per channel (scale)."""
+    fixed = [v for v in n.inputs if g.const(v) is not None]
+    if not fixed:
+        return [Entry({"op": "mul"}, n.inputs)]
+    x = [v for v in n.inputs if v not in fixed]
+    w = g.const(fixed[0])
+    if len(x) == 1 and len(fixed) == 1 and per_channel(w, g.shapes[x[0]]):
+        c = g.shapes[x[0]][0]
+        return [Entry({"op": "scale"}, tuple(x), {"weight": w.reshape(c).astype(np.float32)})]
+    return Missing(f"a constant operand of shape {list(w.shape)} (cnnc's `mul` merges computed "
+                   "tensors, its `scale` multiplies by a weight per channel)")
