@@ -246,6 +246,10 @@ def exported(model: nn.Module, x: torch.Tensor, opset: int = 17) -> onnx.ModelPr
 
 CNBLOCK = ["conv", "layernorm", "conv", "gelu", "conv", "scale", "add"]
 CASES = {
+    # torch writes the missing affine map as Constant nodes of ones and zeros, not parameters
+    "batchnorm_no_affine": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3),
+                                                  nn.BatchNorm2d(4, affine=False)),
+                            (3, 6, 6), ["conv", "batchnorm"]),
     "convnext": (lambda: ConvNeXtBlock(8), (8, 9, 10),
                  ["conv", "layernorm", "conv", "gelu", "conv", "add"]),
     "convnext_tanh_no_affine": (lambda: ConvNeXtBlock(8, "tanh", affine=False), (8, 9, 10),
