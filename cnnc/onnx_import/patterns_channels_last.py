@@ -93,9 +93,10 @@ def _channels_first(g: Graph, run: list[Node], start: str, x: str, y: str,
             g.consts[f"{n.name}:weight"] = w.T.reshape(*w.T.shape, *[1] * (rank - 2))
             bias = _bias(g, then, n.outputs[0], w.shape[1])
             i += 1 if bias else 0
+            kernel = {"kernel_shape": [1] * (rank - 2)}
             out.append(Node(named(n, "Conv"), "Conv",
                             (reads, f"{n.name}:weight", *([bias] if bias else [])),
-                            then.outputs if bias else n.outputs, {"kernel_shape": [1] * (rank - 2)}))
+                            then.outputs if bias else n.outputs, kernel))
         elif n.op_type == "Mul":
             g.consts[f"{n.name}:scale"] = g.const(_other(n, v)).reshape(-1, *[1] * (rank - 2))
             out.append(Node(n.name, "Mul", (reads, f"{n.name}:scale"), n.outputs, {}))
