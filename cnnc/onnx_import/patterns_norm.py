@@ -23,7 +23,7 @@ from collections import Counter
 import numpy as np
 
 from cnnc.onnx_import import patterns_channels_last
-from cnnc.onnx_import.match import Bound, Form, fuse, named
+from cnnc.onnx_import.match import Bound, Build, Form, fuse, named
 from cnnc.onnx_import.reader import Graph, Node
 
 # op types ops.MAPPINGS knows beside ONNX's
@@ -32,6 +32,8 @@ X = "x"  # the form's input
 
 
 def fold_constant_reshapes(g: Graph) -> None:
+    """Reshape, Unsqueeze and Squeeze of constants computed: the readers get the constant (a
+    Constant node's stays a literal, a parameter's a parameter)."""
     kept = []
     for n in g.nodes:
         data = g.const(n.inputs[0]) if n.op_type in ("Reshape", "Unsqueeze", "Squeeze") else None
@@ -68,7 +70,7 @@ def _gelu(phi: Form) -> tuple[Form, ...]:
     return Form("Mul", (Form("Mul", (X, 0.5)), phi)), Form("Mul", (Form("Mul", (X, phi)), 0.5))
 
 
-def _gelu_node(approximate: bytes):
+def _gelu_node(approximate: bytes) -> Build:
     """The builder of a Gelu node; `approximate` as onnx.helper reads ONNX's string attribute."""
     def build(g: Graph, last: Node, b: Bound) -> Node:
         return Node(named(last, GELU), GELU, (b[X],), last.outputs, {"approximate": approximate})
@@ -135,6 +137,7 @@ def _unsqueezed_on(g: Graph, n: Node | None, axis: int, rank: int) -> bool:
 
 
 def fuse_stack(g: Graph) -> None:
+    """Concat of Unsqueezes on the axis it concatenates, each read by it alone: one Stack."""
     producer = {n.outputs[0]: n for n in g.nodes}
     reads = Counter(v for n in g.nodes for v in n.inputs) + Counter(g.outputs)
     gone: set[str] = set()
