@@ -25,13 +25,17 @@ _ELEMENTWISE = {"Relu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRel
 
 
 def _moves_channels_last(n: Node) -> bool:
+    """A Transpose that moves the channels last and keeps the batch first (the spatial axes in
+    any order: x.permute(0, 2, 3, 1), x.transpose(1, 3))."""
     perm = list(n.attrs.get("perm", [])) if n.op_type == "Transpose" else []
-    return len(perm) > 2 and perm == [0, *range(2, len(perm)), 1]
+    return len(perm) > 2 and perm[0] == 0 and perm[-1] == 1
 
 
-def _moves_channels_back(n: Node, rank: int) -> bool:
-    perm = list(n.attrs.get("perm", [])) if n.op_type == "Transpose" else []
-    return len(perm) == rank and perm == [0, rank - 1, *range(1, rank - 1)]
+def _undoes(n: Node, first: Node) -> bool:
+    """`n` is the Transpose that puts every axis back where it was before `first`."""
+    perm, before = list(n.attrs.get("perm", [])) if n.op_type == "Transpose" else [], \
+        list(first.attrs["perm"])
+    return len(perm) == len(before) and [before[d] for d in perm] == list(range(len(perm)))
 
 
 def _other(n: Node, v: str) -> str | None:
@@ -60,7 +64,7 @@ def _run(g: Graph, first: Node, users: dict[str, list[Node]]) -> tuple[list[Node
     rank, v, run = len(first.attrs["perm"]), first.outputs[0], []
     while len(users[v]) == 1 and v not in g.outputs:
         n = users[v][0]
-        if _moves_channels_back(n, rank):
+        if _undoes(n, first):
             return (run, n) if run else None
         after_matmul = run and run[-1].op_type == "MatMul"
         bias = after_matmul and _bias(g, n, v, g.const(run[-1].inputs[1]).shape[1])
@@ -105,10 +109,11 @@ def _channels_first(g: Graph, run: list[Node], start: str, x: str, y: str,
                             {"epsilon": n.attrs.get("epsilon", 1e-5)}))
         else:
             out.append(Node(n.name, n.op_type, (reads, *n.inputs[1:]), n.outputs, n.attrs))
+    spatial = g.shapes[x][1:] if x in g.shapes else None
     for n in out[:-1]:  # the values inside the run now hold the channels first
-        shape = g.shapes.get(n.outputs[0])
-        if shape is not None:
-            g.shapes[n.outputs[0]] = (shape[-1], *shape[:-1])
+        shape = g.shapes.pop(n.outputs[0], None)
+        if shape is not None and spatial is not None:
+            g.shapes[n.outputs[0]] = (shape[-1], *spatial)
     out[-1] = Node(out[-1].name, out[-1].op_type, out[-1].inputs, (y,), out[-1].attrs)
     return out
 

@@ -35,8 +35,10 @@ class ConvNeXtBlock(nn.Module):
     """ConvNeXt's block with 1x1 convs: depthwise 7x7, LayerNorm over the channels (moved last
     and back), 1x1 expand, GELU, 1x1 project, residual add."""
 
-    def __init__(self, c: int, approximate: str = "none", affine: bool = True) -> None:
+    def __init__(self, c: int, approximate: str = "none", affine: bool = True,
+                 swap: bool = False) -> None:
         super().__init__()
+        self.swap = swap  # the channels moved last by x.transpose(1, 3): W and H swapped too
         self.dwconv = nn.Conv2d(c, c, 7, padding=3, groups=c)
         self.norm = nn.LayerNorm(c, eps=1e-6, elementwise_affine=affine)
         self.expand = nn.Conv2d(c, 4 * c, 1)
@@ -44,7 +46,11 @@ class ConvNeXtBlock(nn.Module):
         self.project = nn.Conv2d(4 * c, c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm(self.dwconv(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.dwconv(x)
+        if self.swap:
+            y = self.norm(y.transpose(1, 3)).transpose(1, 3)
+        else:
+            y = self.norm(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return x + self.project(self.act(self.expand(y)))
 
 
@@ -252,6 +258,8 @@ CASES = {
                             (3, 6, 6), ["conv", "batchnorm"]),
     "convnext": (lambda: ConvNeXtBlock(8), (8, 9, 10),
                  ["conv", "layernorm", "conv", "gelu", "conv", "add"]),
+    "convnext_swapped": (lambda: ConvNeXtBlock(8, swap=True), (8, 9, 10),
+                         ["conv", "layernorm", "conv", "gelu", "conv", "add"]),
     "convnext_tanh_no_affine": (lambda: ConvNeXtBlock(8, "tanh", affine=False), (8, 9, 10),
                                 ["conv", "layernorm", "conv", "gelu", "conv", "add"]),
     "convnext_channels_last": (lambda: ChannelsLastConvNeXtBlock(8), (8, 9, 10), CNBLOCK),
@@ -351,6 +359,23 @@ def test_a_form_that_differs_is_not_taken_for_gelu(two_inputs):
     listed = sorted(re.search(r"\((\w+)\)", line).group(1) for line in lines)
     assert listed == ["Add", "Div", "Erf", "Mul"]  # x * 0.5; the product of the two is a mul
     assert any("(Mul): a constant operand of shape []" in line for line in lines)
+
+
+class SwappedBack(nn.Module):
+    """A LayerNorm on the channels moved last, moved back to (C, W, H): the two Transposes do
+    not undo each other, so the norm stays one over the last axis of a map."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 2, 1)
+
+
+def test_transposes_that_do_not_undo_each_other_leave_the_norm_listed():
+    (line,) = _unsupported(SwappedBack(4), torch.randn(2, 4, 5, 6))
+    assert "(LayerNormalization): `axis` -1 of a [5, 6, 4] value" in line
 
 
 class TokenHead(nn.Module):
