@@ -90,6 +90,13 @@ def _node(node: Node, form: Form, ctx: _Context, bound: Bound) -> list[Node] | N
     return None
 
 
+def match(g: Graph, node: Node, form: Form) -> tuple[list[Node], Bound] | None:
+    """The nodes (`node` last) and bindings of the match of `form` at `node`, if it matches."""
+    bound: Bound = {}
+    nodes = _node(node, form, _Context(g), bound)
+    return None if nodes is None else (nodes, bound)
+
+
 Build = Callable[[Graph, Node, Bound], Node | None]
 
 

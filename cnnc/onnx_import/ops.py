@@ -14,7 +14,7 @@ import numpy as np
 
 from cnnc.onnx_import import ops_norms as norms
 from cnnc.onnx_import import ops_windows as windows
-from cnnc.onnx_import import patterns, patterns_channels_last, patterns_norm
+from cnnc.onnx_import import patterns, patterns_channels_last, patterns_lrn, patterns_norm
 from cnnc.onnx_import.mapped import Alias, Entry, Mapped, Mapping, Missing, weights
 from cnnc.onnx_import.reader import Graph, Node
 
@@ -197,6 +197,6 @@ MAPPINGS: dict[str, Mapping] = {
     "Gelu": gelu,
     patterns_channels_last.LAYERNORM: norms.layernorm_channels,
     patterns_norm.GROUPNORM: norms.groupnorm,
-    patterns_norm.LRN: norms.lrn_window,
+    patterns_lrn.LRN: norms.lrn_window,
     patterns_norm.STACK: stack,
 }

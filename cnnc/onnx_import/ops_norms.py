@@ -107,7 +107,7 @@ def lrn(n: Node, g: Graph) -> Mapped:
 
 
 def lrn_window(n: Node, g: Graph) -> Mapped:
-    """patterns_norm.LRN: PyTorch's window of any size, c - size//2 .. c + (size-1)//2."""
+    """patterns_lrn.LRN: PyTorch's window of any size, c - size//2 .. c + (size-1)//2."""
     return _lrn(n, int(n.attrs["size"]))
 
 

@@ -7,12 +7,11 @@ torch.onnx.export rewritten as one node each, which ops.py and ops_norms.py map 
   map; ConvNeXt's block) rewritten channels-first (patterns_channels_last.py);
 - group normalisation as InstanceNormalization of the (N, groups, rest) view, reshaped back, then
   the scale and shift per channel (cnnc's and torch's form);
-- cnnc's LRN of an even size: the squares averaged over a zero-padded window of channels,
-  x / (k + alpha * mean)^beta;
+- LRN as its parts, cnnc's of an even size and torch's (patterns_lrn.py);
 - stack: Unsqueezes on one axis concatenated along it.
 
-Reshapes of constants (a parameter given its broadcast shape) are computed first, so that the
-forms and the mappings read the constant.
+Nodes that compute from constants only (a parameter given its broadcast shape) are computed
+first, so that the forms and the mappings read the constant.
 """
 
 from __future__ import annotations
@@ -21,42 +20,49 @@ import math
 from collections import Counter
 
 import numpy as np
+import onnx
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
 
-from cnnc.onnx_import import patterns_channels_last
+from cnnc.onnx_import import patterns_channels_last, patterns_lrn
 from cnnc.onnx_import.match import Bound, Build, Form, fuse, named
 from cnnc.onnx_import.reader import Graph, Node
 
 # op types ops.MAPPINGS knows beside ONNX's
-GELU, GROUPNORM, LRN, STACK = "Gelu", "GroupNorm", "LocalResponseNorm", "Stack"
+GELU, GROUPNORM, STACK = "Gelu", "GroupNorm", "Stack"
 X = "x"  # the form's input
 
 
-def fold_constant_reshapes(g: Graph) -> None:
-    """Reshape, Unsqueeze and Squeeze of constants computed: the readers get the constant (a
-    Constant node's stays a literal, a parameter's a parameter)."""
+def fold_constants(g: Graph) -> None:
+    """The nodes that compute from constants only (a parameter reshaped to broadcast, torch's
+    pads of a Pad) computed by onnx's reference evaluator at the model's opset: their readers get
+    constants. A value computed from literals only is a literal. A node the evaluator cannot
+    run is left as it is."""
     kept = []
     for n in g.nodes:
-        data = g.const(n.inputs[0]) if n.op_type in ("Reshape", "Unsqueeze", "Squeeze") else None
-        if data is None or any(v and v not in g.consts for v in n.inputs[1:]):
+        given = [v for v in n.inputs if v]
+        if not given or any(v not in g.consts for v in given):
             kept.append(n)
             continue
-        g.consts[n.outputs[0]] = _reshaped(n, g, data)
-        if g.is_literal(n.inputs[0]):
-            g.literals.add(n.outputs[0])
+        try:
+            values = ReferenceEvaluator(_model(n, g.opset)).run(
+                None, {v: g.consts[v] for v in given})
+        except Exception:  # noqa: BLE001 (the evaluator raises many kinds; the mapping reports)
+            kept.append(n)
+            continue
+        for v, value in zip(n.outputs, values):
+            g.consts[v] = np.asarray(value)
+            if all(g.is_literal(u) for u in given):
+                g.literals.add(v)
     g.nodes = kept
 
 
-def _reshaped(n: Node, g: Graph, data: np.ndarray) -> np.ndarray:
-    given = g.const(n.inputs[1]) if len(n.inputs) > 1 and n.inputs[1] else None
-    if n.op_type == "Reshape":
-        keep = not n.attrs.get("allowzero", 0)  # 0 copies the input's size on that axis
-        return data.reshape([data.shape[i] if d == 0 and keep else d
-                             for i, d in enumerate(given.tolist())])
-    axes = given.tolist() if given is not None else n.attrs.get("axes")  # input from opset 13
-    if n.op_type == "Unsqueeze":
-        rank = data.ndim + len(axes)
-        return np.expand_dims(data, tuple(a % rank for a in axes))
-    return np.squeeze(data, None if axes is None else tuple(a % data.ndim for a in axes))
+def _model(n: Node, opset: int) -> onnx.ModelProto:
+    given = [v for v in n.inputs if v]
+    graph = helper.make_graph([helper.make_node(n.op_type, n.inputs, n.outputs, **n.attrs)],
+                              "fold", [helper.make_empty_tensor_value_info(v) for v in given],
+                              [helper.make_empty_tensor_value_info(v) for v in n.outputs])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 _ERF = Form("Add", (Form("Erf", (Form("Div", (X, math.sqrt(2.0))),)), 1.0))
@@ -104,30 +110,6 @@ def _groupnorm(g: Graph, last: Node, b: Bound) -> Node | None:
                 {"groups": groups, "epsilon": b["norm"].attrs.get("epsilon", 1e-5)})
 
 
-_SQUARES_AVERAGED = Form("Reshape", (Form("AveragePool", (
-    Form("Reshape", (Form("Mul", (X, X)), "planes")),), bind="pool"), None), bind="back")
-_LRN = Form("Div", (X, Form("Pow", (Form("Add", (Form("Mul", (_SQUARES_AVERAGED, "alpha")), "k")),
-                                    "beta"))))
-
-
-def _lrn(g: Graph, last: Node, b: Bound) -> Node | None:
-    x, planes, pool = g.shapes.get(b[X]), g.const(b["planes"]), b["pool"].attrs
-    numbers = [g.const(b[k]) for k in ("alpha", "k", "beta")]
-    if x is None or len(x) < 2 or planes is None or planes.tolist() != [0, 1, x[0], -1] or \
-            g.shapes.get(b["back"].outputs[0]) != x or any(c is None or c.size != 1
-                                                           for c in numbers):
-        return None
-    size = pool["kernel_shape"][0]
-    plain = {"strides": [1, 1], "dilations": [1, 1], "ceil_mode": 0}
-    window = {"kernel_shape": [size, 1], "pads": [size // 2, 0, (size - 1) // 2, 0],
-              "count_include_pad": 1}
-    if plain | pool != plain | window:
-        return None
-    alpha, k, beta = (float(c.reshape(())) for c in numbers)
-    return Node(named(last, LRN), LRN, (b[X],), last.outputs,
-                {"size": size, "alpha": alpha, "beta": beta, "bias": k})
-
-
 def _unsqueezed_on(g: Graph, n: Node | None, axis: int, rank: int) -> bool:
     if n is None or n.op_type != "Unsqueeze":
         return False
@@ -157,10 +139,10 @@ def fuse_stack(g: Graph) -> None:
 
 
 def rewrite(g: Graph) -> None:
-    fold_constant_reshapes(g)
+    fold_constants(g)
     fuse(g, _gelu(_ERF), _gelu_node(b"none"))
     fuse(g, _gelu(_TANH), _gelu_node(b"tanh"))
     patterns_channels_last.rewrite(g)  # after GELU: a run's nodes are each one layer
     fuse(g, _GROUPNORM, _groupnorm)
-    fuse(g, (_LRN,), _lrn)
+    patterns_lrn.rewrite(g)
     fuse_stack(g)

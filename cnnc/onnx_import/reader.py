@@ -29,6 +29,7 @@ class Graph:
     consts: dict[str, np.ndarray]    # value name -> array, for every constant value
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch excluded
     literals: set[str] = field(default_factory=set)  # the consts that Constant nodes give
+    opset: int = 17                  # the default domain's opset the model was written for
 
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name)
@@ -76,4 +77,5 @@ def read(model: onnx.ModelProto) -> Graph:
         if dims and all(isinstance(d, int) and d > 0 for d in dims[1:]):
             shapes[v.name] = tuple(int(d) for d in dims[1:])
     return Graph(inputs[0].name, tuple(int(d) for d in shape[1:]),
-                 tuple(o.name for o in g.output), nodes, consts, shapes, literals)
+                 tuple(o.name for o in g.output), nodes, consts, shapes, literals,
+                 next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17))

@@ -1,6 +1,7 @@
 """torch.onnx.export's forms (dynamo=False, opset 17, eval mode) of the layers of newer networks
 import as one cnnc layer each: GELU (exact and tanh), LayerNorm over channels as ConvNeXt writes
-it and on a vector, GroupNorm, Hardswish and Hardsigmoid, a channel shuffle. Each small network
+it and on a vector, GroupNorm, Hardswish and Hardsigmoid, a channel shuffle, LocalResponseNorm
+(AlexNet's). Each small network
 compiles to the figures of the torch module (counted from its parameters and layers) and gives
 PyTorch's outputs; what has no cnnc layer is listed, one line per node. cnnc's own forms of
 these layers on 1D and 3D maps round-trip too."""
@@ -20,11 +21,12 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
 from import_check import assert_outputs_equal, figures, imported, layout
+from test_import_torch import exported as exported_reference
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "export"))
 from onnx_check import randomised as cnnc_randomised
 
-from cnnc.compiler import compile_text
+from cnnc.compiler import compile_file, compile_text
 from cnnc.errors import CnncError
 from cnnc.export.model import to_onnx
 
@@ -273,6 +275,11 @@ CASES = {
                             ["conv", "groupnorm", "relu", "conv", "groupnorm", "add", "relu"]),
     "instancenorm": (lambda: InstanceNormBlock(4), (4, 8, 7),
                      ["conv", "groupnorm", "relu", "conv", "groupnorm"]),
+    # torch writes the first view's sizes as constants, the second's computed from shapes
+    "lrn": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0),
+                                  nn.MaxPool2d(2), nn.Conv2d(8, 4, 3),
+                                  nn.LocalResponseNorm(4, 0.01, 0.5, 1.5)),
+            (3, 12, 12), ["conv", "lrn", "maxpool", "conv", "lrn"]),
     "mobilenet_v3": (lambda: MobileNetV3Block(4, 3), (4, 8, 8),
                      ["conv", "batchnorm", "hardswish", "conv", "batchnorm", "hardswish",
                       "global_avgpool", "conv", "relu", "conv", "hardsigmoid", "mul", "conv",
@@ -295,6 +302,17 @@ def test_torch_export_imports_to_the_modules_figures_and_outputs(case):
     with torch.no_grad():
         want = model(x).numpy()
     assert_outputs_equal(back, tensors, x.numpy(), want)
+
+
+def test_torch_alexnet_with_lrn_imports_to_the_spec_figures():
+    c = compile_file("alexnet_paper")  # 227x227: the classifier's input is fixed; ~6 s
+    model, reference, x = exported_reference("alexnet_paper", c.input_shape, keep_bn=False)
+    back, tensors, text = imported(model, "alexnet_paper")
+    assert text.count("op: lrn, size: 5, k: 2.0}") == 2
+    assert figures(back) == figures(c)
+    assert layout(back) == layout(c)
+    with torch.no_grad():
+        assert_outputs_equal(back, tensors, x.numpy(), reference(x).numpy())
 
 
 def test_exact_gelu_and_layernorm_attributes_are_read_not_assumed():
