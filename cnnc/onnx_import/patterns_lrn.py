@@ -66,38 +66,40 @@ def _cnnc(g: Graph, last: Node, b: Bound) -> Node | None:
 _TORCH = _normalised(Form("Reshape", (Form("If", (None,), bind="if"), None), bind="back"))
 
 
-def _squeezed(g: Graph, n: Node) -> str | None:
-    """The value an If of torch's `squeeze(1)` squeezes: Squeeze(v, [1]) when its condition
-    holds, v when not (axis 1 is 1, so the condition holds: both are v without that axis)."""
+def _squeezed(n: Node) -> str | None:
+    """The value torch's `squeeze(1)` reads, written as an If: Squeeze(v, [1]) when axis 1 is 1,
+    v as it is when not. Here the view put a 1 there, so the If squeezes."""
     then, other = n.attrs.get("then_branch"), n.attrs.get("else_branch")
     if then is None or other is None or [m.op_type for m in other.node] != ["Identity"]:
         return None
     v = other.node[0].input[0]
-    ops = [(m.op_type, list(m.input)) for m in then.node]
-    axes = next((m for m in then.node if m.op_type == "Constant"), None)
-    if axes is None or [op for op, _ in ops] != ["Constant", "Squeeze"] or \
-            ops[1][1] != [v, axes.output[0]] or \
-            numpy_helper.to_array(helper.get_attribute_value(axes.attribute[0])).tolist() != [1]:
+    if [m.op_type for m in then.node] != ["Constant", "Squeeze"]:
         return None
-    return v
+    axes, squeeze = then.node
+    one = numpy_helper.to_array(helper.get_attribute_value(axes.attribute[0])).tolist()
+    return v if list(squeeze.input) == [v, axes.output[0]] and one == [1] else None
+
+
+def _made_by(producer: dict[str, Node], value: str | None, op_type: str) -> Node | None:
+    n = producer.get(value or "")
+    return n if n is not None and n.op_type == op_type else None
 
 
 def _torch(g: Graph, users: dict[str, int], producer: dict[str, Node],
            div: Node) -> tuple[Node, list[Node]] | None:
+    """The LRN node torch's form ending at `div` stands for, and the nodes it replaces."""
     found = match(g, div, _TORCH)
     if found is None:
         return None
     nodes, b = found
-    x, v = g.shapes.get(b[X]), _squeezed(g, b["if"])
-    pool = producer.get(v or "")
-    pad = producer.get(pool.inputs[0]) if pool is not None and pool.op_type == "AveragePool" \
-        else None
-    view = producer.get(pad.inputs[0]) if pad is not None and pad.op_type == "Pad" else None
-    squares = producer.get(view.inputs[0]) if view is not None and view.op_type == "Reshape" \
-        else None
-    if x is None or len(x) != 3 or squares is None or squares.op_type != "Mul" or \
-            list(squares.inputs) != [b[X], b[X]] or \
-            any(users[n.outputs[0]] != 1 for n in (squares, view, pad)):
+    x = g.shapes.get(b[X])
+    pool = _made_by(producer, _squeezed(b["if"]), "AveragePool")
+    pad = pool and _made_by(producer, pool.inputs[0], "Pad")
+    view = pad and _made_by(producer, pad.inputs[0], "Reshape")
+    squares = view and _made_by(producer, view.inputs[0], "Mul")
+    # the pooled value is read by the If's branch and by the Shape of its condition alone
+    if x is None or len(x) != 3 or squares is None or list(squares.inputs) != [b[X], b[X]] or \
+            any(users.get(n.outputs[0]) != 1 for n in (squares, view, pad, pool)):
         return None
     pads, size = g.const(pad.inputs[1]), pool.attrs.get("kernel_shape", [0])[0]
     value = g.const(pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else None

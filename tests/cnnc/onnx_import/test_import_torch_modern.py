@@ -1,10 +1,9 @@
 """torch.onnx.export's forms (dynamo=False, opset 17, eval mode) of the layers of newer networks
 import as one cnnc layer each: GELU (exact and tanh), LayerNorm over channels as ConvNeXt writes
-it and on a vector, GroupNorm, Hardswish and Hardsigmoid, a channel shuffle, LocalResponseNorm
-(AlexNet's). Each small network
-compiles to the figures of the torch module (counted from its parameters and layers) and gives
-PyTorch's outputs; what has no cnnc layer is listed, one line per node. cnnc's own forms of
-these layers on 1D and 3D maps round-trip too."""
+it and on a vector, GroupNorm, InstanceNorm, Hardswish and Hardsigmoid, a channel shuffle,
+LocalResponseNorm (AlexNet's). Each small network compiles to the figures of the torch module
+(counted from its parameters and layers) and gives PyTorch's outputs; what has no cnnc layer is
+listed, one line per node. cnnc's own forms of these layers on 1D and 3D maps round-trip too."""
 
 from __future__ import annotations
 
