@@ -10,8 +10,8 @@ torch.onnx.export rewritten as one node each, which ops.py and ops_norms.py map 
 - LRN as its parts, cnnc's of an even size and torch's (patterns_lrn.py);
 - stack: Unsqueezes on one axis concatenated along it.
 
-Nodes that compute from constants only (a parameter given its broadcast shape) are computed
-first, so that the forms and the mappings read the constant.
+Values computed from constants, and Reshape targets computed from shapes, are computed first
+(fold.py), so that the forms and the mappings read them.
 """
 
 from __future__ import annotations
@@ -20,49 +20,14 @@ import math
 from collections import Counter
 
 import numpy as np
-import onnx
-from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
-from cnnc.onnx_import import patterns_channels_last, patterns_lrn
+from cnnc.onnx_import import fold, patterns_channels_last, patterns_lrn
 from cnnc.onnx_import.match import Bound, Build, Form, fuse, named
 from cnnc.onnx_import.reader import Graph, Node
 
 # op types ops.MAPPINGS knows beside ONNX's
 GELU, GROUPNORM, STACK = "Gelu", "GroupNorm", "Stack"
 X = "x"  # the form's input
-
-
-def fold_constants(g: Graph) -> None:
-    """The nodes that compute from constants only (a parameter reshaped to broadcast, torch's
-    pads of a Pad) computed by onnx's reference evaluator at the model's opset: their readers get
-    constants. A value computed from literals only is a literal. A node the evaluator cannot
-    run is left as it is."""
-    kept = []
-    for n in g.nodes:
-        given = [v for v in n.inputs if v]
-        if not given or any(v not in g.consts for v in given):
-            kept.append(n)
-            continue
-        try:
-            values = ReferenceEvaluator(_model(n, g.opset)).run(
-                None, {v: g.consts[v] for v in given})
-        except Exception:  # noqa: BLE001 (the evaluator raises many kinds; the mapping reports)
-            kept.append(n)
-            continue
-        for v, value in zip(n.outputs, values):
-            g.consts[v] = np.asarray(value)
-            if all(g.is_literal(u) for u in given):
-                g.literals.add(v)
-    g.nodes = kept
-
-
-def _model(n: Node, opset: int) -> onnx.ModelProto:
-    given = [v for v in n.inputs if v]
-    graph = helper.make_graph([helper.make_node(n.op_type, n.inputs, n.outputs, **n.attrs)],
-                              "fold", [helper.make_empty_tensor_value_info(v) for v in given],
-                              [helper.make_empty_tensor_value_info(v) for v in n.outputs])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 _ERF = Form("Add", (Form("Erf", (Form("Div", (X, math.sqrt(2.0))),)), 1.0))
@@ -139,7 +104,8 @@ def fuse_stack(g: Graph) -> None:
 
 
 def rewrite(g: Graph) -> None:
-    fold_constants(g)
+    fold.constants(g)
+    fold.reshape_targets(g)
     fuse(g, _gelu(_ERF), _gelu_node(b"none"))
     fuse(g, _gelu(_TANH), _gelu_node(b"tanh"))
     patterns_channels_last.rewrite(g)  # after GELU: a run's nodes are each one layer

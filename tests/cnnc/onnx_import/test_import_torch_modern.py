@@ -243,11 +243,15 @@ def torch_figures(model: nn.Module, x: torch.Tensor) -> tuple:
     return params, params, buffers, sum(macs), tuple(x.shape[1:]), tuple(y.shape[1:])
 
 
-def exported(model: nn.Module, x: torch.Tensor, opset: int = 17) -> onnx.ModelProto:
+def exported(model: nn.Module, x: torch.Tensor, opset: int = 17,
+             dynamic: bool = False) -> onnx.ModelProto:
+    """torch's ONNX of `model`; `dynamic`: with a symbolic batch, so that torch computes the
+    sizes it reads from shapes (a view's) in the graph instead of writing them as constants."""
     f = io.BytesIO()
+    batch = {"input_names": ["x"], "dynamic_axes": {"x": {0: "N"}}} if dynamic else {}
     # PRESERVE on an eval-mode model: eval mode, the BatchNorms kept (EVAL folds them into convs)
     torch.onnx.export(model, (x,), f, dynamo=False, opset_version=opset,
-                      training=torch.onnx.TrainingMode.PRESERVE)
+                      training=torch.onnx.TrainingMode.PRESERVE, **batch)
     return onnx.load_from_string(f.getvalue())
 
 
@@ -290,12 +294,13 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("batch", ["fixed", "symbolic"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_torch_export_imports_to_the_modules_figures_and_outputs(case):
+def test_torch_export_imports_to_the_modules_figures_and_outputs(case, batch):
     make, shape, ops = CASES[case]
     model = randomised(make())
     x = torch.randn(2, *shape)
-    back, tensors, text = imported(exported(model, x), case)
+    back, tensors, text = imported(exported(model, x, dynamic=batch == "symbolic"), case)
     assert re.findall(r"op: (\w+)", text) == ops
     assert figures(back) == torch_figures(model, x)
     with torch.no_grad():
