@@ -100,7 +100,7 @@ def fuse_adaptive_avgpool(g: Graph) -> None:
 
 
 def rewrite(g: Graph) -> None:
-    patterns_norm.rewrite(g)  # first: it computes the constant Reshapes the next one drops
+    patterns_norm.rewrite(g)  # first: it computes values from constants the next one drops
     drop_shape_arithmetic(g)
     fuse_silu(g)
     fuse_adaptive_avgpool(g)
