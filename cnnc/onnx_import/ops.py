@@ -165,6 +165,7 @@ MAPPINGS: dict[str, Mapping] = {
     "BatchNormalization": norms.batchnorm,
     "LayerNormalization": norms.layernorm,
     "InstanceNormalization": norms.instance_norm,
+    "GroupNormalization": norms.group_normalization,
     "MaxPool": windows.pool("maxpool"),
     "AveragePool": windows.pool("avgpool"),
     "GlobalAveragePool": _plain("global_avgpool"),

@@ -83,6 +83,21 @@ def groupnorm(n: Node, g: Graph) -> Mapped:
     return _norm(op, n, g)
 
 
+def group_normalization(n: Node, g: Graph) -> Mapped:
+    """ONNX's GroupNormalization: a scale and shift per channel from opset 21, per group before
+    (cnnc's per channel: the same where each group is one channel, or where they are the fixed
+    ones and zeros of no affine map)."""
+    groups, c = int(n.attrs["num_groups"]), g.shapes[n.inputs[0]][0]
+    op = {"op": "groupnorm", "groups": groups}
+    if g.opset >= 21 or groups == c:
+        return _norm(op, n, g)
+    params = _affine(n, g, groups)
+    if isinstance(params, Missing) or not params:
+        return params if params else _norm(op, n, g)
+    return Missing(f"a scale and shift per group (opset {g.opset}; cnnc's are per channel, as "
+                   "ONNX's from opset 21)")
+
+
 def instance_norm(n: Node, g: Graph) -> Mapped:
     x = g.shapes[n.inputs[0]]
     if len(x) < 2:
