@@ -1,5 +1,6 @@
 """Multi-node forms as trees of node patterns, matched from the node that gives the form's result
-back towards its input, and replaced by one node (the fusions of patterns_norm.py).
+back towards its input, and replaced by one node (the fusions of patterns_norm.py and
+patterns_lrn.py).
 
 A pattern `Form(op_type, args)` matches a node of that type whose inputs match `args` one to one
 (Add and Mul either way round). An argument is a Form (an input computed by a node that only this
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
 from cnnc.onnx_import.reader import Graph, Node
@@ -25,8 +26,7 @@ Bound = dict[str, str | Node]  # name -> a value name, or a Form's node under it
 class Form:
     op_type: str
     args: tuple[Arg, ...]
-    when: Callable[[Node], bool] = field(default=lambda n: True)  # a check of its attributes
-    bind: str | None = None  # the name the matched node is bound under, to read its attributes
+    bind: str | None = None  # the name the matched node is bound under, for its attributes
 
 
 class _Context:
@@ -68,7 +68,7 @@ def _node(node: Node, form: Form, ctx: _Context, bound: Bound) -> list[Node] | N
     inputs = list(node.inputs)
     while inputs and not inputs[-1]:
         inputs.pop()  # optional inputs left out at the end
-    if node.op_type != form.op_type or len(inputs) != len(form.args) or not form.when(node):
+    if node.op_type != form.op_type or len(inputs) != len(form.args):
         return None
     orders = [form.args]
     if node.op_type in ("Add", "Mul") and len(form.args) == 2:
