@@ -23,7 +23,8 @@ NO_PYTORCH = {
 # Where an op's name may be written: its rule and kernel, the fusion patterns, and the ONNX
 # import's tables (ONNX op type -> cnnc op, and the words torch's node names lack).
 ALLOWED = ("cnnc/ops/", "cnnc/lower/fuse.py", "cnnc/onnx_import/ops.py",
-           "cnnc/onnx_import/ops_windows.py", "cnnc/onnx_import/convert.py")
+           "cnnc/onnx_import/ops_windows.py", "cnnc/onnx_import/ops_norms.py",
+           "cnnc/onnx_import/convert.py")
 
 
 @pytest.fixture(scope="module")

@@ -57,3 +57,13 @@ def weights(n: Node, g: Graph, names: tuple[str, ...]) -> dict[str, np.ndarray] 
             return Missing(f"`{name}` is computed, not a constant")
         out[name] = array.astype(np.float32)
     return out
+
+
+def per_channel(array: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """`array` broadcasts one number per channel over a value of IR `shape` ((C,) over a
+    vector, (C, 1, 1) over a (C, H, W) map; leading ones for the batch axis allowed)."""
+    rank = len(shape) + 1
+    if array.ndim > rank:
+        return False
+    full = (1,) * (rank - array.ndim) + array.shape
+    return full == (1, shape[0], *[1] * (rank - 2))

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from cnnc.onnx_import import ops_norms as norms
 from cnnc.onnx_import import ops_windows as windows
-from cnnc.onnx_import import patterns
+from cnnc.onnx_import import patterns, patterns_channels_last, patterns_lrn, patterns_norm
 from cnnc.onnx_import.mapped import Alias, Entry, Mapped, Mapping, Missing, weights
 from cnnc.onnx_import.reader import Graph, Node
 
@@ -50,24 +51,6 @@ def _linear(n: Node, g: Graph, params: dict[str, np.ndarray]) -> Mapped:
     return [Entry(op | ({} if "bias" in params else {"bias": False}), n.inputs[:1], params)]
 
 
-def batchnorm(n: Node, g: Graph) -> Mapped:
-    params = weights(n, g, ("weight", "bias", "running_mean", "running_var"))
-    if isinstance(params, Missing):
-        return params
-    if len(n.outputs) > 1 and any(n.outputs[1:]):
-        return Missing("training-mode outputs (export in eval mode)")
-    op: dict[str, Any] = {"op": "batchnorm"}
-    eps = float(np.float32(n.attrs.get("epsilon", 1e-5)))
-    op |= {"eps": float(f"{eps:.6g}")} if f"{eps:.6g}" != "1e-05" else {}
-    momentum = round(1.0 - float(np.float32(n.attrs.get("momentum", 0.9))), 6)
-    op |= {"momentum": momentum} if momentum != 0.1 else {}
-    # cnnc's export writes a BatchNorm without affine map with `<id>/<n>:const` ones and zeros
-    if all(v.endswith(":const") for v in n.inputs[1:3]):
-        op["affine"] = False
-        del params["weight"], params["bias"]
-    return [Entry(op, n.inputs[:1], params)]
-
-
 def _plain(op: str, **fixed: Any) -> Mapping:
     def mapping(n: Node, g: Graph) -> Mapped:
         return [Entry({"op": op, **fixed}, n.inputs[:1])]
@@ -80,6 +63,22 @@ def _merge(op: str) -> Mapping:
             return Missing(f"a constant operand (cnnc's `{op}` merges computed tensors)")
         return [Entry({"op": op}, n.inputs)]
     return mapping
+
+
+def gelu(n: Node, g: Graph) -> Mapped:
+    """ONNX's Gelu (opset 20) and patterns_norm.GELU, cnnc's and torch's elementary forms."""
+    tanh = n.attrs.get("approximate", b"none") == b"tanh"
+    return [Entry({"op": "gelu"} | ({"approximate": "tanh"} if tanh else {}), n.inputs[:1])]
+
+
+def stack(n: Node, g: Graph) -> Mapped:
+    """patterns_norm.STACK: its `axis` an ONNX axis, the batch axis 0."""
+    if n.attrs["axis"] == 0:
+        return Missing("a new axis before the batch axis")
+    mapped = _merge("stack")(n, g)
+    if isinstance(mapped, list):
+        mapped[0].op["axis"] = n.attrs["axis"] - 1
+    return mapped
 
 
 def clip(n: Node, g: Graph) -> Mapped:
@@ -154,18 +153,6 @@ def transpose(n: Node, g: Graph) -> Mapped:
     return [Entry({"op": "permute", "dims": [d - 1 for d in perm[1:]]}, n.inputs[:1])]
 
 
-def lrn(n: Node, g: Graph) -> Mapped:
-    size = int(n.attrs["size"])
-    if size % 2 == 0:
-        return Missing(f"an even `size` {size} (ONNX's window is centred differently)")
-    op = {"op": "lrn", "size": size}
-    for key, name, default in (("alpha", "alpha", 1e-4), ("beta", "beta", 0.75),
-                               ("bias", "k", 1.0)):
-        value = float(f"{float(np.float32(n.attrs.get(key, default))):.6g}")
-        op |= {name: value} if value != default else {}
-    return [Entry(op, n.inputs[:1])]
-
-
 def _alias(n: Node, g: Graph) -> Mapped:
     return Alias(n.inputs[0])
 
@@ -175,7 +162,10 @@ MAPPINGS: dict[str, Mapping] = {
     "ConvTranspose": windows.conv_transpose,
     "Gemm": gemm,
     "MatMul": matmul,
-    "BatchNormalization": batchnorm,
+    "BatchNormalization": norms.batchnorm,
+    "LayerNormalization": norms.layernorm,
+    "InstanceNormalization": norms.instance_norm,
+    "GroupNormalization": norms.group_normalization,
     "MaxPool": windows.pool("maxpool"),
     "AveragePool": windows.pool("avgpool"),
     "GlobalAveragePool": _plain("global_avgpool"),
@@ -189,7 +179,7 @@ MAPPINGS: dict[str, Mapping] = {
     "HardSwish": _plain("hardswish"),
     "Softmax": softmax,
     "Add": _merge("add"),
-    "Mul": _merge("mul"),
+    "Mul": norms.mul,
     "Sub": sub,
     "Concat": concat,
     "Flatten": flatten,
@@ -197,7 +187,7 @@ MAPPINGS: dict[str, Mapping] = {
     "Squeeze": reshape,
     "Unsqueeze": reshape,
     "Transpose": transpose,
-    "LRN": lrn,
+    "LRN": norms.lrn,
     "Pad": windows.pad,
     "Slice": windows.slice_,
     "Resize": windows.resize,
@@ -206,4 +196,9 @@ MAPPINGS: dict[str, Mapping] = {
     patterns.ADAPTIVE: windows.adaptive_avgpool,
     **windows.FORMS,
     "Dropout": _alias,
+    "Gelu": gelu,
+    patterns_channels_last.LAYERNORM: norms.layernorm_channels,
+    patterns_norm.GROUPNORM: norms.groupnorm,
+    patterns_lrn.LRN: norms.lrn_window,
+    patterns_norm.STACK: stack,
 }

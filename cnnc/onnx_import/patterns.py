@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnc.onnx_import import patterns_slices, patterns_windows
+from cnnc.onnx_import import patterns_norm, patterns_slices, patterns_windows
 from cnnc.onnx_import.reader import Graph, Node, consumers
 from cnnc.ops.onnx_windows import _bins
 
@@ -90,6 +90,7 @@ def fuse_adaptive_avgpool(g: Graph) -> None:
 
 
 def rewrite(g: Graph) -> None:
+    patterns_norm.rewrite(g)  # first: it computes values from constants the next one drops
     drop_shape_arithmetic(g)
     fuse_silu(g)
     fuse_adaptive_avgpool(g)

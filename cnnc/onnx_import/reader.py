@@ -29,9 +29,16 @@ class Graph:
     nodes: list[Node]
     consts: dict[str, np.ndarray]    # value name -> array, for every constant value
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch excluded
+    literals: set[str] = field(default_factory=set)  # the consts that Constant nodes give
+    opset: int = 17                  # the default domain's opset the model was written for
 
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name)
+
+    def is_literal(self, name: str) -> bool:
+        """A constant written into the graph, not a parameter: a Constant node's value (torch's
+        fixed ones and zeros), or one cnnc's export names `<id>/<n>:const`."""
+        return name in self.literals or name.endswith(":const")
 
 
 def consumers(nodes: list[Node]) -> dict[str, list[Node]]:
@@ -75,15 +82,14 @@ def read(model: onnx.ModelProto) -> Graph:
     if len(shape) < 2 or any(not isinstance(d, int) or d < 1 for d in shape[1:]):
         raise ValueError(f"input '{inputs[0].name}' has shape {list(shape)}: cnnc needs fixed "
                          "sizes after the batch axis")
-    nodes = []
+    nodes, literals = [], set()
     for n in g.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-        if n.op_type == "Constant" and "value" in attrs:
-            consts[n.output[0]] = numpy_helper.to_array(attrs["value"])
-            continue
-        if n.op_type == "Constant":  # value_float(s) / value_int(s)
+        if n.op_type == "Constant":  # `value`, or value_float(s) / value_int(s)
             (value,) = attrs.values()
-            consts[n.output[0]] = np.asarray(value)
+            consts[n.output[0]] = numpy_helper.to_array(value) if "value" in attrs \
+                else np.asarray(value)
+            literals.add(n.output[0])
             continue
         if n.op_type == "Identity" and n.input[0] in consts:
             # torch.onnx.export shares equal initializers through Identity nodes
@@ -97,4 +103,5 @@ def read(model: onnx.ModelProto) -> Graph:
         if dims and all(isinstance(d, int) and d > 0 for d in dims[1:]):
             shapes[v.name] = tuple(int(d) for d in dims[1:])
     return Graph(inputs[0].name, tuple(int(d) for d in shape[1:]),
-                 tuple(o.name for o in g.output), nodes, consts, shapes)
+                 tuple(o.name for o in g.output), nodes, consts, shapes, literals,
+                 next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17))
