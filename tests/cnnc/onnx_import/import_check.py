@@ -1,5 +1,6 @@
 """What the ONNX import tests compare: an imported spec's figures and parameter layout against
-the network it came from, and the imported model's outputs against the original's."""
+the network it came from, and the imported model's outputs against the original's; and the
+round trip export -> import that most of them run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 
 import cnnc
 from cnnc.compiler import Compiled, compile_text
+from cnnc.export.model import to_onnx
 from cnnc.ir import keys
 from cnnc.onnx_import.model import import_model
 
@@ -45,3 +47,29 @@ def assert_outputs_equal(c: Compiled, tensors, x: np.ndarray, want: np.ndarray,
     assert np.abs(got - want).max() <= rtol * scale, np.abs(got - want).max() / scale
     if len(x) > 1:  # the input reaches the output
         assert np.abs(want[0] - want[1]).max() > 1e-3 * scale
+
+
+def randomised(c: Compiled):
+    """A model whose BatchNorms have random statistics and affine maps (fresh ones are the
+    identity, which would hide a swapped mean and variance or a lost affine map)."""
+    m = cnnc.build_model(c, dtype="float32")
+    rng = np.random.default_rng(1)
+    for name, value in m.tensors().items():
+        if name.endswith(".weight") and value.ndim >= 2:
+            m.set(name, value * np.sqrt(6))  # He's gain, so that deep nets keep their signal
+        elif value.ndim == 1:
+            m.set(name, rng.uniform(0.5, 1.5, value.shape) if name.endswith(("var", "weight"))
+                  else rng.normal(0, 0.1, value.shape))
+    return m
+
+
+def round_trip(c: Compiled, name: str = "net") -> str:
+    """Export `c` with random weights, import it: the same figures, layout and outputs.
+    Returns the imported spec's text."""
+    m = randomised(c)
+    back, tensors, text = imported(to_onnx(c, m.tensors(), training_heads=True), name)
+    assert figures(back) == figures(c)
+    assert layout(back) == layout(c)
+    x = np.random.default_rng(2).standard_normal((2, *c.input_shape)).astype(np.float32)
+    assert_outputs_equal(back, tensors, x, m.forward(x))
+    return text
