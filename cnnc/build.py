@@ -23,7 +23,8 @@ def build_model(spec: str | Path | Compiled, input_shape: tuple[int, ...] | None
     """A runnable model of a spec (a zoo name, a path, or a compiled network) with PyTorch's
     default initialisation under `seed`, on `device` ("cpu": NumPy, "gpu": CuPy; the same
     initial values on both). `fuse=False` runs one kernel per layer and no BN folding, which
-    is slower and only useful to check the fused path."""
+    is slower and only useful to check the fused path. `model.to_onnx()` exports it with its
+    current weights."""
     c = spec if isinstance(spec, Compiled) else compile_file(spec, input_shape)
     return Model(lower(c, fuse=fuse, device=device), xp=array_module(device), dtype=dtype,
-                 seed=seed)
+                 seed=seed, network=c)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy
 
 from cnnc_runtime import executor
+from cnnc_runtime.device import to_host
 from cnnc_runtime.fold import fold, transform
 from cnnc_runtime.host_memory import keep_freed_memory
 from cnnc_runtime.kernels import KERNELS
@@ -34,8 +35,11 @@ class Model:
     """
 
     def __init__(self, plan: Plan, xp: ModuleType = numpy, dtype: Any = "float32",
-                 seed: int = 0) -> None:
+                 seed: int = 0, network: Any = None) -> None:
         self.plan, self.xp, self.dtype = plan, xp, xp.dtype(dtype)
+        # the compiled network the plan was lowered from (cnnc.build_model gives it), which
+        # to_onnx exports: the runtime calls it, never imports the compiler
+        self.network = network
         if xp is numpy:
             keep_freed_memory()
         self.rng = xp.random.default_rng(seed)
@@ -138,6 +142,16 @@ class Model:
             read = {name for s in self.plan.inference.steps for name in s.params.values()}
             self._folded = {k: v for k, v in derived.items() if k in read}
         return self._folded
+
+    def to_onnx(self, **options: Any) -> Any:
+        """The ONNX model of this network with its current parameters and state, as `cnnc
+        export` writes it; `options` as Compiled.to_onnx's (opset, fold_bn, training_heads)."""
+        if self.network is None:
+            raise ValueError(f"'{self.plan.name}' was built from a plan alone, which ONNX export "
+                             "cannot read: build it with cnnc.build_model, or call "
+                             "compiled.to_onnx(weights=model.tensors())")
+        weights = {name: to_host(value) for name, value in self.tensors().items()}
+        return self.network.to_onnx(weights=weights, **options)
 
     def num_params(self) -> int:
         return sum(math.prod(t.shape) for t in self.plan.params)

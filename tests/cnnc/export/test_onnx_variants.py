@@ -133,6 +133,28 @@ def test_a_compiled_network_exports_a_trained_models_weights():
     assert c.to_onnx(opset=21).opset_import[0].version == 21
 
 
+def test_a_model_exports_itself_with_its_current_weights():
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    import cnnc
+    from cnnc_runtime.model import Model
+    model = cnnc.build_model(compile_text(network(IMAGE, "{op: conv, out: 4, kernel: 3}\n  - "
+                                                  "{op: batchnorm}")), seed=5)
+    model.set("conv_1.weight", model.tensors()["conv_1.weight"] * 3)  # as training would
+    onnx_model = model.to_onnx(opset=21)
+    stored = {t.name: numpy_helper.to_array(t) for t in onnx_model.graph.initializer}
+    for name, value in model.tensors().items():
+        np.testing.assert_array_equal(stored[name], value)
+    x = np.random.default_rng(0).standard_normal((2, 4, 9, 10)).astype(np.float32)
+    (y,) = ort.InferenceSession(onnx_model.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    np.testing.assert_allclose(y, model.forward(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="cnnc.build_model"):
+        Model(model.plan).to_onnx()  # a bare plan does not know its compiled network
+
+
 def test_an_unsupported_opset_is_refused():
     with pytest.raises(CnncError, match="opset 16 is not supported"):
         check_export(compile_text(network(IMAGE, "{op: relu}")), opset=16)
