@@ -35,18 +35,22 @@ def layout(c: Compiled) -> list[tuple[tuple[int, ...], ...]]:
     return out
 
 
-def assert_outputs_equal(c: Compiled, tensors, x: np.ndarray, want: np.ndarray,
+def assert_outputs_equal(c: Compiled, tensors, x: np.ndarray, want: np.ndarray | list,
                          rtol: float = 1e-5) -> None:
-    """The imported network with the imported tensors computes `want` from `x`."""
+    """The imported network with the imported tensors computes `want` from `x`: its first
+    output, or a list with one array per network output."""
     m = cnnc.build_model(c, dtype="float32")
     m.load(tensors)
-    got = m.forward(x)
-    scale = np.abs(want).max()
-    assert scale > 0, "the output is all zeros, which proves nothing"
-    assert got.shape == want.shape
-    assert np.abs(got - want).max() <= rtol * scale, np.abs(got - want).max() / scale
-    if len(x) > 1:  # the input reaches the output
-        assert np.abs(want[0] - want[1]).max() > 1e-3 * scale
+    m.forward(x)
+    wants = want if isinstance(want, list) else [want]
+    assert len(wants) <= len(c.outputs)
+    for output, w in zip(c.outputs, wants):
+        got, scale = np.asarray(m.outputs[output]), np.abs(w).max()
+        assert scale > 0, f"{output}: the output is all zeros, which proves nothing"
+        assert got.shape == w.shape, output
+        assert np.abs(got - w).max() <= rtol * scale, (output, np.abs(got - w).max() / scale)
+        if len(x) > 1:  # the input reaches the output
+            assert np.abs(w[0] - w[1]).max() > 1e-3 * scale, output
 
 
 def randomised(c: Compiled):
