@@ -120,7 +120,7 @@ def fuse(g: Graph, forms: tuple[Form, ...], build: Build) -> None:
                 gone.update(n.name for n in nodes[:-1])
                 rewritten[node.name] = new
                 break
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def named(node: Node, op_type: str) -> str:

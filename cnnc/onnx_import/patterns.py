@@ -44,7 +44,7 @@ def fuse_silu(g: Graph) -> None:
         if mul.op_type == "Mul" and sorted(mul.inputs) == sorted([n.inputs[0], n.outputs[0]]):
             gone.add(n.name)
             rewritten[mul.name] = Node(mul.name, SILU, n.inputs[:1], mul.outputs, {})
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def _averaging(g: Graph, n: Node) -> bool:
@@ -86,7 +86,7 @@ def fuse_adaptive_avgpool(g: Graph) -> None:
         gone.update(c.name for c in chain[:-1])
         last = chain[-1]
         rewritten[last.name] = Node(last.name, ADAPTIVE, chain[0].inputs[:1], last.outputs, {})
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def rewrite(g: Graph) -> None:

@@ -127,4 +127,4 @@ def rewrite(g: Graph) -> None:
         if found is not None:
             rewritten[n.name] = found[0]
             gone.update(m.name for m in found[1])
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)

@@ -100,7 +100,7 @@ def fuse_stack(g: Graph) -> None:
             gone.update(p.name for p in parts)
             rewritten[n.name] = Node(named(n, STACK), STACK, tuple(p.inputs[0] for p in parts),
                                      n.outputs, {"axis": axis})
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def rewrite(g: Graph) -> None:

@@ -91,7 +91,7 @@ def fuse_circular_pad(g: Graph) -> None:
             x, pads = first.inputs[0], [a + b for a, b in zip(pads, first.attrs["pads"])]
         gone.update(s.name for s in cuts)
         rewritten[c.name] = Node(c.name, "Pad", (x,), c.outputs, {"mode": "wrap", "pads": pads})
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def _mode(n: Node) -> str:
@@ -129,7 +129,7 @@ def fold_pad_into_conv(g: Graph) -> None:
         attrs = conv.attrs | {"pads": pads, PADDING_MODE: _CONV_MODES[_mode(pad)]}
         rewritten[conv.name] = Node(conv.name, "Conv", (pad.inputs[0], *conv.inputs[1:]),
                                     conv.outputs, attrs)
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def _bin(g: Graph, n: Node, by_output: dict[str, Node], axis: int) -> tuple[str, int, int] | None:
@@ -167,7 +167,7 @@ def fuse_adaptive_maxpool(g: Graph) -> None:
             x = first.inputs[0]
         gone.update(n.name for p in parts for n in (p, by_output[p.inputs[0]]))
         rewritten[c.name] = Node(c.name, ADAPTIVE_MAX, (x,), c.outputs, {})
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
+    g.replace(gone, rewritten)
 
 
 def rewrite(g: Graph) -> None:

@@ -27,10 +27,6 @@ POOL_INDICES, UNPOOL = "MaxPoolPlaneIndices", "MaxUnpoolPlanes"  # op types besi
 _INTEGER = {"Div": np.floor_divide, "Mod": np.mod, "Mul": np.multiply, "Add": np.add}
 
 
-def _replace(g: Graph, gone: set[str], rewritten: dict[str, Node]) -> None:
-    g.nodes = [rewritten.get(n.name, n) for n in g.nodes if n.name not in gone]
-
-
 def _plane(g: Graph, value: str) -> int:
     return math.prod(g.shapes[value][1:])
 
@@ -86,7 +82,7 @@ def fuse_pool_indices(g: Graph) -> None:
         indices = plane_wise[0].outputs[0] if plane_wise else n.outputs[1]
         rewritten[n.name] = Node(n.name, POOL_INDICES, n.inputs, (n.outputs[0], indices),
                                  n.attrs)
-    _replace(g, gone, rewritten)
+    g.replace(gone, rewritten)
 
 
 def _replaned(size: list[int], big: list[int]) -> np.ndarray:
@@ -197,7 +193,7 @@ def fuse_unpool(g: Graph) -> None:
         last = after[-1] if after else u  # cnnc's export names it after the layer
         rewritten[u.name] = Node(last.name, UNPOOL, (u.inputs[0], pool.outputs[1], pool.inputs[0]),
                                  (out,), u.attrs)
-    _replace(g, gone, rewritten)
+    g.replace(gone, rewritten)
 
 
 def rewrite(g: Graph) -> None:

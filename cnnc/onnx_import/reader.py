@@ -35,6 +35,11 @@ class Graph:
     def const(self, name: str) -> np.ndarray | None:
         return self.consts.get(name)
 
+    def replace(self, gone: set[str], rewritten: dict[str, Node]) -> None:
+        """Drop the nodes named in `gone` and put each of `rewritten` (by name) in its node's
+        place: what every rewrite of a form ends with."""
+        self.nodes = [rewritten.get(n.name, n) for n in self.nodes if n.name not in gone]
+
     def is_literal(self, name: str) -> bool:
         """A constant written into the graph, not a parameter: a Constant node's value (torch's
         fixed ones and zeros), or one cnnc's export names `<id>/<n>:const`."""
