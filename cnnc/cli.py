@@ -8,6 +8,7 @@ not draw (`dot` missing or failing): the DOT text was written instead, next to t
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 from collections.abc import Callable
@@ -240,6 +241,11 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "run" and argv is None:
+        # a short command from the shell: its objects (scopes, references, the graph) live until
+        # the process ends anyway, and collecting cycles on the way costs ~12% of `cnnc compile
+        # resnet152`'s wall time (445 -> 385 ms); training keeps the collector
+        gc.disable()
     try:
         if args.command == "compile":
             return compile_command(args)
