@@ -105,7 +105,7 @@ def fuse_stack(g: Graph) -> None:
 
 def rewrite(g: Graph) -> None:
     fold.constants(g)
-    fold.reshape_targets(g)
+    fold.shape_targets(g)
     fuse(g, _gelu(_ERF), _gelu_node(b"none"))
     fuse(g, _gelu(_TANH), _gelu_node(b"tanh"))
     patterns_channels_last.rewrite(g)  # after GELU: a run's nodes are each one layer

@@ -75,6 +75,37 @@ def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     return light
 
 
+def _shapes(values: list[onnx.ValueInfoProto]) -> dict[str, tuple[int, ...]]:
+    """The fixed shapes among `values`, batch axis excluded."""
+    shapes = {}
+    for v in values:
+        dims = _dims(v)
+        if dims and all(isinstance(d, int) and d > 0 for d in dims[1:]):
+            shapes[v.name] = tuple(int(d) for d in dims[1:])
+    return shapes
+
+
+def infer_shapes(g: Graph) -> None:
+    """ONNX's shape inference again, on the graph as the rewrites left it (constants that were
+    computed are constants now, so shapes it could not follow before may follow)."""
+    inits, declared = [], []
+    for name, a in g.consts.items():
+        if a.size <= 64:
+            inits.append(numpy_helper.from_array(np.asarray(a), name))
+        else:
+            declared.append(helper.make_tensor_value_info(
+                name, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape)))
+    x = helper.make_tensor_value_info(g.input, onnx.TensorProto.FLOAT, ["N", *g.input_shape])
+    graph = helper.make_graph(
+        [helper.make_node(n.op_type, n.inputs, n.outputs, name=n.name, **n.attrs)
+         for n in g.nodes],
+        "shapes", [x, *declared], [helper.make_empty_tensor_value_info(v) for v in g.outputs],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)])
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True).graph
+    g.shapes |= _shapes([*inferred.value_info, *inferred.output])
+
+
 def read(model: onnx.ModelProto) -> Graph:
     """The graph of `model`; ValueError with one line where it is not a one-input network."""
     g = model.graph
@@ -102,11 +133,7 @@ def read(model: onnx.ModelProto) -> Graph:
             continue
         nodes.append(Node(n.name or n.output[0], n.op_type, tuple(n.input), tuple(n.output),
                           attrs))
-    shapes = {}
-    for v in [*inferred.value_info, *inferred.output, inputs[0]]:
-        dims = _dims(v)
-        if dims and all(isinstance(d, int) and d > 0 for d in dims[1:]):
-            shapes[v.name] = tuple(int(d) for d in dims[1:])
+    shapes = _shapes([*inferred.value_info, *inferred.output, inputs[0]])
     return Graph(inputs[0].name, tuple(int(d) for d in shape[1:]),
                  tuple(o.name for o in g.output), nodes, consts, shapes, literals,
                  next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17))

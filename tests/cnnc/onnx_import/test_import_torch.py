@@ -33,13 +33,11 @@ RTOL = {"mobilenet_v2": 2e-5, "wavenet": 3e-5}
 # The other reference models, with BN kept (the forms of folding are checked above). Not here:
 # SegNet and DeconvNet (torch 2.13 cannot export max unpooling, see test_import_windows.py),
 # 3D U-Net (its smallest input, 92^3, takes 35 s; its 3D forms round-trip in
-# test_import_zoo.py and test_import_windows.py), MobileNet v1 (its TensorFlow SAME padding is
-# computed from the input's size as the model runs: ONNX's shape inference leaves everything
-# after it unknown, and the import lists each node), YOLOv1 (its classifier fixes 448x448: 38 s
+# test_import_zoo.py and test_import_windows.py), YOLOv1 (its classifier fixes 448x448: 38 s
 # here, in ops that the others have).
 MORE = [("mnist1d_cnn", None), ("resnet20_cifar", (3, 16, 16)), ("resnet50", (3, 32, 32)),
         ("unet_milesial", (3, 32, 32)), ("unet_original", (1, 188, 188)),
-        ("squeezenet1_1", (3, 64, 64)), ("resnext50_32x4d", (3, 32, 32)),
+        ("mobilenet_v1", None), ("squeezenet1_1", (3, 64, 64)), ("resnext50_32x4d", (3, 32, 32)),
         ("wrn28_10_cifar", None), ("preact_resnet164_cifar", None),
         ("nin_cifar10", None), ("hourglass_hg8", (3, 64, 64)),
         ("wavenet", (256, 512))]
