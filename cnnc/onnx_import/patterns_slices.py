@@ -112,6 +112,14 @@ def _pads(g: Graph, n: Node) -> list[int] | None:
     return pads[2:half] + pads[half + 2:]
 
 
+def _zero_value(g: Graph, pad: Node) -> bool:
+    """A constant Pad fills with zeros: no value given, or a constant 0."""
+    if len(pad.inputs) < 3 or not pad.inputs[2]:
+        return True
+    value = g.const(pad.inputs[2])
+    return value is not None and value.size == 1 and float(value) == 0.0
+
+
 def fold_pad_into_conv(g: Graph) -> None:
     users = consumers(g.nodes)
     by_output = {n.outputs[0]: n for n in g.nodes}
@@ -119,14 +127,17 @@ def fold_pad_into_conv(g: Graph) -> None:
     rewritten: dict[str, Node] = {}
     for conv in g.nodes:
         pad = by_output.get(conv.inputs[0]) if conv.op_type == "Conv" else None
-        if pad is None or pad.op_type != "Pad" or _mode(pad) not in _CONV_MODES or \
+        zeros = pad is not None and pad.op_type == "Pad" and _mode(pad) == "constant" and \
+            _zero_value(g, pad)  # TensorFlow's SAME padding as torch models write it
+        if pad is None or pad.op_type != "Pad" or not (zeros or _mode(pad) in _CONV_MODES) or \
                 len(users[pad.outputs[0]]) != 1 or any(conv.attrs.get("pads", [])):
             continue
         pads = _pads(g, pad)
         if pads is None or conv.attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             continue
         gone.add(pad.name)
-        attrs = conv.attrs | {"pads": pads, PADDING_MODE: _CONV_MODES[_mode(pad)]}
+        attrs = conv.attrs | {"pads": pads} | ({} if zeros else
+                                              {PADDING_MODE: _CONV_MODES[_mode(pad)]})
         rewritten[conv.name] = Node(conv.name, "Conv", (pad.inputs[0], *conv.inputs[1:]),
                                     conv.outputs, attrs)
     g.replace(gone, rewritten)

@@ -221,3 +221,19 @@ def test_torch_cannot_export_max_unpooling_yet():
 
     with pytest.raises((TypeError, torch.onnx.errors.UnsupportedOperatorError)):
         _exported(SegNet().eval(), torch.randn(1, 3, 18, 24))
+
+
+def test_tensorflow_same_padding_from_the_maps_size_is_the_convs_padding():
+    """torch's SAME padding computes its pads from x.shape (SamePad2d, timm's Conv2dSame): the
+    pads are evaluated and go into the conv, uneven ones as [before, after]."""
+    from torch_classics import tf_conv_bn_relu
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(tf_conv_bn_relu(3, 8, 3, stride=2),
+                                tf_conv_bn_relu(8, 8, 3, groups=8)).eval()
+    x = torch.randn(2, 3, 15, 16)
+    back, tensors, text = imported(_exported(model, x))
+    assert re.findall(r"op: (\w+)", text) == ["conv", "relu", "conv", "relu"]  # BN folded
+    assert "padding: [[1, 1], [0, 1]]" in text and "padding: 1," in text
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert_outputs_equal(back, tensors, x.numpy(), want)
