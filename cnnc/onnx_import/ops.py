@@ -26,11 +26,12 @@ def gemm(n: Node, g: Graph) -> Mapped:
     params = weights(n, g, ("weight", "bias"))
     if isinstance(params, Missing):
         return params
-    w = params["weight"] * np.float32(n.attrs.get("alpha", 1.0))
+    alpha, beta = (np.float32(n.attrs.get(k, 1.0)) for k in ("alpha", "beta"))
+    w = params["weight"] if alpha == 1 else params["weight"] * alpha  # no copy of a large fc
     params["weight"] = w if n.attrs.get("transB", 0) else np.ascontiguousarray(w.T)
     if "bias" in params:
         out = params["weight"].shape[0]
-        bias = params["bias"] * np.float32(n.attrs.get("beta", 1.0))
+        bias = params["bias"] * beta
         if bias.size != out:
             return Missing(f"bias of shape {list(bias.shape)} (cnnc adds one per output)")
         params["bias"] = bias.reshape(out)
