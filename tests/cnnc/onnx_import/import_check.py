@@ -67,13 +67,14 @@ def randomised(c: Compiled):
     return m
 
 
-def round_trip(c: Compiled, name: str = "net") -> str:
-    """Export `c` with random weights, import it: the same figures, layout and outputs.
+def round_trip(c: Compiled, name: str = "net", batch: int = 2) -> str:
+    """Export `c` with random weights, import it: the same figures, layout and outputs (on
+    `batch` samples; with two or more, different samples must give different outputs).
     Returns the imported spec's text."""
     m = randomised(c)
     back, tensors, text = imported(to_onnx(c, m.tensors(), training_heads=True), name)
     assert figures(back) == figures(c)
     assert layout(back) == layout(c)
-    x = np.random.default_rng(2).standard_normal((2, *c.input_shape)).astype(np.float32)
+    x = np.random.default_rng(2).standard_normal((batch, *c.input_shape)).astype(np.float32)
     assert_outputs_equal(back, tensors, x, m.forward(x))
     return text
