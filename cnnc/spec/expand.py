@@ -22,7 +22,7 @@ from cnnc.spec.block_checks import check_blocks
 from cnnc.spec.calls import instantiate
 from cnnc.spec.diagnose import diagnose
 from cnnc.spec.early_shapes import EarlyShapes, Unavailable
-from cnnc.spec.expr import ExprError, mentions_args, substitute
+from cnnc.spec.expr import ExprError, arg_names, mentions_args, substitute, tensor_uses
 from cnnc.spec.limits import MAX_LAYERS
 from cnnc.spec.load import Path, SourceMap
 from cnnc.spec.network import INPUT_ID, CallSite, LayerInstance, Network, call_notes, qualify
@@ -33,6 +33,7 @@ from cnnc.spec.schema import LAYER, RESERVED_NAMES, SpecDoc
 __all__ = ["INPUT_ID", "CallSite", "LayerInstance", "Network", "call_notes", "expand", "qualify"]
 
 _STRUCTURAL = ("id", "from", "if", "training_only", "op", "block")
+_LITERAL = ("",)  # Expander.reads of an entry without a `$`
 
 
 class Expander:
@@ -48,12 +49,15 @@ class Expander:
         self.shapes: EarlyShapes | None = None  # made when an expression first reads a shape
         self.copies = 0  # block copies made, bounded like layers (recursion makes many)
         self.place: tuple[Scope, Path] = (Scope(""), ())
-        # raw entries without a `$` anywhere, by id: copied, not substituted (most layers of a
-        # repeated block; densenet201 makes 700 layers from 11 entries)
-        self.literal: dict[int, bool] = {}
-        # the validated attributes of a literal entry, the same in every copy of its block
-        # (attributes are frozen): by (id of the raw entry, local id, training only)
-        self.validated: dict[tuple[int, str, bool], Any] = {}
+        # An entry is substituted and validated once for each set of argument values it reads
+        # (densenet201 makes 700 layers from 11 entries, and 2 of them read `$growth`).
+        # reads: by id of the raw entry, the arguments it reads; _LITERAL without any `$`, None
+        # when it reads a tensor (`$in.channels`), which only the early shapes know
+        self.reads: dict[int, tuple[str, ...] | None] = {}
+        # by reuse key (Expander.reuse_key): the entry with its structural keys substituted
+        self.entries: dict[tuple, dict] = {}
+        # the validated attributes (frozen), by (reuse key, local id, training only)
+        self.validated: dict[tuple[tuple, str, bool], Any] = {}
         self.read_tensor = self.tensor_shape
 
     # --- diagnostics -------------------------------------------------------------------------
@@ -88,13 +92,16 @@ class Expander:
                 self.error("type", "a layer is a mapping with `op:` (a layer) or `block:` "
                                    f"(a block instance), got {raw!r}", path, calls)
                 continue
-            literal = self.literal.get(id(raw))
-            if literal is None:
-                literal = self.literal[id(raw)] = not mentions_args(raw)
-            entry = dict(raw) if literal else self.substitute(raw, args, path, calls, scope,
-                                                              only=_STRUCTURAL)
+            key = self.reuse_key(raw, args)
+            entry = self.entries.get(key) if key is not None else None
             if entry is None:
-                continue
+                entry = (raw if key is not None and key[1] is None else
+                         self.substitute(raw, args, path, calls, scope, only=_STRUCTURAL))
+                if entry is None:
+                    continue
+                if key is not None:
+                    self.entries[key] = entry
+            entry = dict(entry)  # validate() writes into it
             kind = entry.get("op") or entry.get("block")
             if "op" in entry and "block" in entry:
                 self.error("type", "a layer has either `op` or `block`, not both", path, calls)
@@ -118,8 +125,7 @@ class Expander:
                 continue
             only = training_only or entry.get("training_only") is True
             if "op" in entry:
-                self.layer(entry, path, scope, local, inputs, args, calls, only,
-                           id(raw) if literal else None)
+                self.layer(entry, path, scope, local, inputs, args, calls, only, key)
                 scope.names[local] = qualify(scope.prefix, local)
             else:
                 scope.names[local] = instantiate(self, raw, entry, path, scope, local, inputs,
@@ -127,6 +133,24 @@ class Expander:
             previous = Ref(scope, local, path)
         scope.result = previous
         return previous
+
+    def reuse_key(self, raw: dict, args: dict[str, Any]) -> tuple | None:
+        """(id of the raw entry, the type and value of each argument it reads): entries with
+        the same key substitute and validate alike. (id, None): it has no `$` at all. None:
+        it reads a tensor, or an argument whose value cannot be a key (a list)."""
+        names = self.reads.get(id(raw), ())
+        if names == ():
+            names = self.reads[id(raw)] = (_LITERAL if not mentions_args(raw) else None
+                                           if tensor_uses(raw) else
+                                           tuple(dict.fromkeys(arg_names(raw))))
+        if names is None or names is _LITERAL:
+            return None if names is None else (id(raw), None)
+        key = id(raw), tuple((type(v), v) for v in map(args.get, names))
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def local_id(self, entry: dict, kind: str, counts: dict[str, int], path: Path,
                  scope: Scope, calls: tuple[CallSite, ...]) -> str | None:
@@ -173,16 +197,16 @@ class Expander:
 
     def layer(self, entry: dict, path: Path, scope: Scope, local: str, inputs: list[Ref],
               args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool,
-              literal: int | None) -> None:
-        """`literal`: the id of the raw entry when it has no `$` (its attributes are cached)."""
-        key = (literal, local, training_only)
-        attrs = self.validated.get(key) if literal is not None else None
+              reuse: tuple | None) -> None:
+        """`reuse`: the entry's reuse key (Expander.reuse_key), None when it is not reused."""
+        key = (reuse, local, training_only)
+        attrs = self.validated.get(key) if reuse is not None else None
         if attrs is None:
             attrs = self.validate(entry, path, scope, local, args, calls, training_only,
-                                  literal is not None)
+                                  reuse is not None and reuse[1] is None)
             if attrs is None:
                 return
-            if literal is not None:
+            if reuse is not None:
                 self.validated[key] = attrs
         qid = qualify(scope.prefix, local)
         if qid in self.refs.ids:
