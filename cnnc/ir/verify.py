@@ -33,11 +33,13 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
                     "cycle", f"layers form a cycle: {' -> '.join(loop)}",
                     source.value(g.nodes[first][keys.LAYER].path),
                     hint="`from` must not lead back to the layer itself"))
-    for node, data in g.nodes(data=True):
+    nodes = node_table(g)
+    for node, data in nodes.items():
         layer = data[keys.LAYER]
         if layer is None or node in net.broken:
             continue
-        problems += _index_inputs(g, net, node)
+        if RULES[layer.op].index_inputs or any(v not in nodes for v in layer.inputs):
+            problems += _index_inputs(g, net, node)
         low, high = RULES[layer.op].arity
         n = len(layer.inputs)
         if n < low or (high is not None and n > high):
@@ -48,8 +50,10 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
                 "list them in `from: [a, b]`" if n < low else "remove inputs from `from`"))
     # after a wrong reference "unused" would be noise
     if order is not None and not any(d.kind == "reference" for d in problems):
-        needed = set(net.outputs).union(*(nx.ancestors(g, o) for o in net.outputs))
-        nodes = node_table(g)
+        needed = set(net.outputs)  # and what they depend on: one sweep against the order
+        for node in reversed(order):
+            if node in needed:
+                needed.update(g.pred[node])
         for node in order:
             layer = nodes[node][keys.LAYER]
             if layer is not None and node not in needed:
@@ -86,11 +90,14 @@ def _index_inputs(g: nx.DiGraph, net: Network, node: str) -> list[Diagnostic]:
 
 def _mark_training_only(g: nx.DiGraph, net: Network, order: list[str]) -> None:
     nodes = node_table(g)
+    only: set[str] = set()
     for node in order:
-        data = nodes[node]
-        layer = data[keys.LAYER]
-        data[keys.TRAINING_ONLY] = layer is not None and (
-            layer.attrs.training_only or any(nodes[p][keys.TRAINING_ONLY] for p in g.pred[node]))
+        layer = nodes[node][keys.LAYER]
+        if layer is not None and (layer.attrs.training_only or
+                                  (only and not only.isdisjoint(g.pred[node]))):
+            only.add(node)
+    for node, data in nodes.items():
+        data[keys.TRAINING_ONLY] = node in only
     if all(nodes[o][keys.TRAINING_ONLY] for o in net.outputs):
         raise GraphError([Diagnostic(
             "phase", "every output depends on a `training_only` layer, so inference has no output",

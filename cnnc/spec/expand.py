@@ -33,7 +33,6 @@ from cnnc.spec.schema import LAYER, RESERVED_NAMES, SpecDoc
 __all__ = ["INPUT_ID", "CallSite", "LayerInstance", "Network", "call_notes", "expand", "qualify"]
 
 _STRUCTURAL = ("id", "from", "if", "training_only", "op", "block")
-_LITERAL = ("",)  # Expander.reads of an entry without a `$`
 
 
 class Expander:
@@ -51,14 +50,15 @@ class Expander:
         self.place: tuple[Scope, Path] = (Scope(""), ())
         # An entry is substituted and validated once for each set of argument values it reads
         # (densenet201 makes 700 layers from 11 entries, and 2 of them read `$growth`).
-        # reads: by id of the raw entry, the arguments it reads; _LITERAL without any `$`, None
-        # when it reads a tensor (`$in.channels`), which only the early shapes know
-        self.reads: dict[int, tuple[str, ...] | None] = {}
+        # by id of the raw entry: its fixed reuse key and the arguments it reads, ((id, None),
+        # None) without any `$`, (None, None) when it reads a tensor (`$in.channels`)
+        self.reads: dict[int, tuple[tuple | None, tuple[str, ...] | None]] = {}
         # by reuse key (Expander.reuse_key): the entry with its structural keys substituted
         self.entries: dict[tuple, dict] = {}
         # the validated attributes (frozen), by (reuse key, local id, training only)
         self.validated: dict[tuple[tuple, str, bool], Any] = {}
         self.read_tensor = self.tensor_shape
+        self.good_ids: set[str] = set()  # ids checked already (each copy of a block has them)
 
     # --- diagnostics -------------------------------------------------------------------------
 
@@ -138,14 +138,15 @@ class Expander:
         """(id of the raw entry, the type and value of each argument it reads): entries with
         the same key substitute and validate alike. (id, None): it has no `$` at all. None:
         it reads a tensor, or an argument whose value cannot be a key (a list)."""
-        names = self.reads.get(id(raw), ())
-        if names == ():
-            names = self.reads[id(raw)] = (_LITERAL if not mentions_args(raw) else None
-                                           if tensor_uses(raw) else
-                                           tuple(dict.fromkeys(arg_names(raw))))
-        if names is None or names is _LITERAL:
-            return None if names is None else (id(raw), None)
-        key = id(raw), tuple((type(v), v) for v in map(args.get, names))
+        known = self.reads.get(id(raw))
+        if known is None:
+            known = self.reads[id(raw)] = (
+                ((id(raw), None), None) if not mentions_args(raw) else (None, None)
+                if tensor_uses(raw) else (None, tuple(dict.fromkeys(arg_names(raw)))))
+        key, names = known
+        if names is None:
+            return key
+        key = id(raw), tuple([(type(v), v) for v in map(args.get, names)])
         try:
             hash(key)
         except TypeError:
@@ -165,11 +166,13 @@ class Expander:
             return None
         else:
             local = str(given)
-            if "." in local or local in RESERVED_NAMES or not local.replace("_", "").replace("-", "").isalnum():
-                self.error("type", f"`{local}` cannot be an id: ids are letters, digits, `_` and "
-                                   f"`-`; `in` and `input` are reserved; dots join block paths",
-                           path + ("id",), calls)
-                return None
+            if local not in self.good_ids:
+                if "." in local or local in RESERVED_NAMES or not local.replace("_", "").replace("-", "").isalnum():
+                    self.error("type", f"`{local}` cannot be an id: ids are letters, digits, `_` "
+                                       "and `-`; `in` and `input` are reserved; dots join block "
+                                       "paths", path + ("id",), calls)
+                    return None
+                self.good_ids.add(local)
         if local in scope.names:
             self.problems.append(Diagnostic(
                 "duplicate-id", f"id '{qualify(scope.prefix, local)}' is defined twice",

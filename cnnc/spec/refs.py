@@ -71,6 +71,10 @@ class References:
     def resolve(self, ref: Ref | str, early: bool = False) -> list[str] | None:
         """The node ids `ref` stands for (several for a gather), or None after an error.
         `early` (during expansion): a name not defined yet raises NotYetDefined, unreported."""
+        if type(ref) is Ref:  # most names are a layer of their own scope: one lookup
+            target = ref.scope.names.get(ref.name)
+            if type(target) is str:
+                return [target]
         return self._follow(ref, set(), early)
 
     def _follow(self, ref: Ref | str, seen: set[int], early: bool) -> list[str] | None:
