@@ -10,7 +10,7 @@ follows its values input, as every non-merge op follows its first input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import networkx as nx
 
@@ -21,8 +21,7 @@ from cnnc.ops import RULES
 from cnnc.ops.base import Window
 
 
-@dataclass(frozen=True)
-class AxisField:
+class AxisField(NamedTuple):  # a tuple, not a frozen dataclass: 3x cheaper to make
     size: float
     jump: float
     start: float
@@ -47,8 +46,8 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         fields = [nodes[p if p in nodes else split_value(g, p)[0]][keys.RECEPTIVE_FIELD]
                   for p in layer.inputs]
         rule = RULES[layer.op]  # a merge sees what its widest input sees
-        widest = max(fields, key=lambda f: sum(a.size for a in f)) if rule.sees == "widest" \
-            else fields[0]
+        widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
+            max(fields, key=lambda f: sum(a.size for a in f))
         xs = data[keys.INPUT_SHAPES]
         windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):

@@ -28,6 +28,7 @@ class EarlyShapes:
         self.shapes: dict[str, Shape | None] = {INPUT_ID: input_shape}  # None: broken
         self.inputs: dict[str, list[str]] = {}
         self.index: dict[str, tuple[LayerInstance, list[Ref]]] = {}
+        self.swept = 0  # layers[:swept] have their shapes from _sweep
         self.problems: list[Diagnostic] = []  # shape errors, reported after the expansion
 
     def of(self, ref: Ref, what: str) -> Shape:
@@ -37,6 +38,8 @@ class EarlyShapes:
         if len(ids) != 1:
             raise ExprError(f"`{what}` reads {len(ids)} values; a shape is of one")
         node = ids[0]
+        if node not in self.shapes:
+            self._sweep(node)
         if node not in self.shapes:
             self._compute(node, what)
         shape = self.shapes[node]
@@ -56,6 +59,34 @@ class EarlyShapes:
         if ids is None:
             raise Unavailable  # the reference is reported already
         return ids
+
+    def _sweep(self, node: str) -> None:
+        """Shapes in definition order up to `node` while every input is known: a spec mostly
+        defines a layer below its inputs, and then each layer costs one rule call (a third of
+        densenet201's expansion was the search below). It stops at the first layer that needs
+        more (a forward reference, a broken input, an error), which _compute then handles."""
+        shapes, resolve = self.shapes, self.refs.resolve
+        while self.swept < len(self.layers) and node not in shapes:
+            layer, refs = self.layers[self.swept]
+            if layer.id in shapes:  # _compute reached it first
+                self.swept += 1
+                continue
+            try:
+                resolved = [resolve(r, early=True) for r in refs]
+            except NotYetDefined:
+                return
+            if None in resolved:
+                return
+            ids = [i for found in resolved for i in found]
+            xs = tuple(map(shapes.get, ids))
+            if None in xs:
+                return
+            try:
+                shapes[layer.id] = RULES[layer.op].infer(layer.attrs, xs)
+            except RuleError:
+                return  # _compute reports it, if `node` needs it
+            self.inputs[layer.id] = ids
+            self.swept += 1
 
     def _compute(self, node: str, what: str) -> None:
         """Shapes of `node` and of everything it depends on, depth first without recursion."""
