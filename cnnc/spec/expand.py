@@ -303,9 +303,10 @@ def expand(doc: SpecDoc, source: SourceMap, max_layers: int = MAX_LAYERS,
     layers, broken = [], set()
     for instance, refs in ex.layers:
         resolved = [ex.refs.resolve(r) for r in refs]
-        instance.inputs = tuple(i for r in resolved if r is not None for i in r)
         if None in resolved:
             broken.add(instance.id)
+        instance.inputs = (tuple(resolved[0]) if len(resolved) == 1 and resolved[0] else
+                           tuple(i for r in resolved if r is not None for i in r))
         layers.append(instance)
     if doc.outputs is None:
         outputs = [ex.refs.resolve(last)]
