@@ -17,6 +17,7 @@ from cnnc.export import to_onnx
 from cnnc.export.opsets import DEFAULT_OPSET
 from cnnc.ir import keys
 from cnnc.ir.build import build_graph, topological_order
+from cnnc.ir.keys import node_table
 from cnnc.ir.verify import verify
 from cnnc.passes.input_sizes import (
     ExpandingProber,
@@ -146,7 +147,8 @@ def compile_network(net: Network, file: str,
     trace_receptive_fields(g, order)
     warnings = lint(g, net, order, fitting)
     memory = measure_memory(g, order, net.outputs)
-    nodes = [g.nodes[n] for n in order[1:]]
+    table = node_table(g)
+    nodes = [table[n] for n in order[1:]]
     params = sum(numel(d[keys.PARAMS]) for d in nodes)
     frozen = sum(numel(d[keys.PARAMS]) for d in nodes if d[keys.LAYER].attrs.frozen)
     totals = Totals(

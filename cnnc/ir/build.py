@@ -74,7 +74,12 @@ def topological_order(g: nx.DiGraph) -> list[str]:
     networkx.NetworkXUnfeasible when the graph has a cycle.
 
     Kahn's algorithm on a heap of (definition order, id): 3x faster than networkx's
-    lexicographical_topological_sort (2.3 -> 0.7 ms on resnet152), which calls a key per push."""
+    lexicographical_topological_sort (2.3 -> 0.7 ms on resnet152), which calls a key per push.
+    Where every layer reads only layers defined above it, as most specs are written, that
+    order is the definition order itself, and one pass over the edges shows it (0.2 ms)."""
+    position = {n: d[keys.ORDER] for n, d in g.nodes(data=True)}
+    if all(position[p] < position[n] for n, preds in g.pred.items() for p in preds):
+        return sorted(position, key=position.__getitem__)
     waiting = {n: len(preds) for n, preds in g.pred.items()}
     ready = [(d[keys.ORDER], n) for n, d in g.nodes(data=True) if not waiting[n]]
     heapq.heapify(ready)

@@ -33,22 +33,30 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
     """
     nodes = node_table(g)
     steps = [n for n in order if not nodes[n][keys.TRAINING_ONLY]]
-    reads = {n: nodes[n][keys.LAYER].inputs if i else () for i, n in enumerate(steps)}
-    read = {value for values in reads.values() for value in values}
-    made = {n: [(n, math.prod(nodes[n][keys.SHAPE]) * BYTES_PER_ELEMENT)] for n in steps}
-    for n in steps[1:]:  # extra outputs that inference reads: a training-only head's are not made
-        if RULES[nodes[n][keys.LAYER].op].outputs:
-            made[n] += [(f"{n}.{o}", math.prod(nodes[n][keys.OUTPUT_SHAPES][o]) * INDEX_BYTES)
-                        for o in extra_reads(g, n) if f"{n}.{o}" in read]
-    size = {value: b for n in steps for value, b in made[n]}
-    last_read = {value: i for i, n in enumerate(steps) for value in reads[n]}
+    size: dict[str, int] = {}  # bytes of each value made, in the order made
+    made: list[int] = []       # bytes each step allocates
+    last_read: dict[str, int] = {}
+    for i, n in enumerate(steps):
+        data = nodes[n]
+        size[n] = math.prod(data[keys.SHAPE]) * BYTES_PER_ELEMENT
+        made.append(size[n])
+        if i:
+            last_read.update(dict.fromkeys(data[keys.LAYER].inputs, i))
+    for i, n in enumerate(steps):  # extra outputs that inference reads: a training-only
+        if i and RULES[nodes[n][keys.LAYER].op].outputs:  # head's are not made
+            for o in extra_reads(g, n):
+                if f"{n}.{o}" in last_read:
+                    size[f"{n}.{o}"] = math.prod(nodes[n][keys.OUTPUT_SHAPES][o]) * INDEX_BYTES
+                    made[i] += size[f"{n}.{o}"]
+    freed = [0] * len(steps)  # bytes freed after each step: what it was the last to read
+    for value, i in last_read.items():
+        if value not in outputs:
+            freed[i] += size[value]
     live = peak = 0
     peak_node = steps[0]
     for i, node in enumerate(steps):
-        live += sum(b for _, b in made[node])
+        live += made[i]
         if live > peak:
             peak, peak_node = live, node
-        for value in set(reads[node]):
-            if last_read[value] == i and value not in outputs:
-                live -= size[value]
+        live -= freed[i]
     return Memory(sum(size.values()) - size[steps[0]], peak, peak_node)

@@ -27,8 +27,10 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
     for node in order[1:]:
         data = nodes[node]
         layer = data[keys.LAYER]
-        xs = data[keys.INPUT_SHAPES] = tuple([value_shape(nodes, p) for p in layer.inputs])
-        if any(x is None for x in xs):
+        xs = data[keys.INPUT_SHAPES] = tuple([
+            nodes[p].get(keys.SHAPE) if p in nodes else value_shape(nodes, p)
+            for p in layer.inputs])
+        if None in xs:
             continue  # an input already failed; one error per root cause
         try:
             rule = RULES[layer.op]
