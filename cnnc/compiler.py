@@ -149,8 +149,9 @@ def compile_network(net: Network, file: str,
     memory = measure_memory(g, order, net.outputs)
     table = node_table(g)
     nodes = [table[n] for n in order[1:]]
-    params = sum(numel(d[keys.PARAMS]) for d in nodes)
-    frozen = sum(numel(d[keys.PARAMS]) for d in nodes if d[keys.LAYER].attrs.frozen)
+    counts = [numel(d[keys.PARAMS]) for d in nodes]
+    params = sum(counts)
+    frozen = sum(n for n, d in zip(counts, nodes) if n and d[keys.LAYER].attrs.frozen)
     totals = Totals(
         params=params,
         trainable_params=params - frozen,

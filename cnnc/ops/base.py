@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
@@ -40,8 +40,7 @@ class LayerAttrs(BaseModel):
     frozen: bool = Field(False, description="its parameters are not trained")
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):  # a tuple, not a frozen dataclass: made per axis of every layer
     """How one output axis sees its input axis, for receptive fields.
 
     An output unit sees `kernel` input units spaced 1 apart; neighbouring outputs are `stride`

@@ -77,7 +77,7 @@ class EarlyShapes:
                 return
             if None in resolved:
                 return
-            ids = [i for found in resolved for i in found]
+            ids = resolved[0] if len(resolved) == 1 else [i for r in resolved for i in r]
             xs = tuple(map(shapes.get, ids))
             if None in xs:
                 return

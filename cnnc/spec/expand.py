@@ -125,8 +125,8 @@ class Expander:
                 continue
             only = training_only or entry.get("training_only") is True
             if "op" in entry:
-                self.layer(entry, path, scope, local, inputs, args, calls, only, key)
-                scope.names[local] = qualify(scope.prefix, local)
+                qid = scope.names[local] = qualify(scope.prefix, local)
+                self.layer(entry, path, scope, local, qid, inputs, args, calls, only, key)
             else:
                 scope.names[local] = instantiate(self, raw, entry, path, scope, local, inputs,
                                                  args, calls, only, stack)
@@ -198,7 +198,8 @@ class Expander:
                    path + ("from",))
         return [previous if isinstance(previous, Ref) else Ref(scope, INPUT_ID, path)]
 
-    def layer(self, entry: dict, path: Path, scope: Scope, local: str, inputs: list[Ref],
+    def layer(self, entry: dict, path: Path, scope: Scope, local: str, qid: str,
+              inputs: list[Ref],
               args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool,
               reuse: tuple | None) -> None:
         """`reuse`: the entry's reuse key (Expander.reuse_key), None when it is not reused."""
@@ -211,7 +212,6 @@ class Expander:
                 return
             if reuse is not None:
                 self.validated[key] = attrs
-        qid = qualify(scope.prefix, local)
         if qid in self.refs.ids:
             self.error("duplicate-id", f"id '{qid}' is defined twice", path, calls,
                        "give the repeated block instance an `id` of its own")
