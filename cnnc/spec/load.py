@@ -33,21 +33,24 @@ _Loader.add_implicit_resolver(
 
 @dataclass
 class SourceMap:
-    """Positions of every value (and of every mapping key) in one YAML document."""
+    """Positions of every value (and of every mapping key) in one YAML document, as (line,
+    column); a Span is made only when one is asked for (most never are)."""
 
     file: str
-    values: dict[Path, Span] = field(default_factory=dict)
-    keys: dict[Path, Span] = field(default_factory=dict)
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def value(self, path: Path) -> Span | None:
         """The span of the value at `path`, or of its nearest enclosing value."""
         while path not in self.values and path:
             path = path[:-1]
-        return self.values.get(path)
+        position = self.values.get(path)
+        return Span(self.file, *position) if position else None
 
     def key(self, path: Path) -> Span | None:
         """The span of the key that names `path` (falls back to the value's span)."""
-        return self.keys.get(path) or self.value(path)
+        position = self.keys.get(path)
+        return Span(self.file, *position) if position else self.value(path)
 
 
 def read_spec(path: FsPath) -> str:
@@ -137,71 +140,81 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
 _SAFE_TAGS = {"str", "int", "float", "bool", "null", "seq", "map", "merge", "binary", "timestamp"}
 
 
+def _position_of(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
 def _span(node: yaml.Node, file: str) -> Span:
-    return Span(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    return Span(file, *_position_of(node))
 
 
 def _map_spans(node: yaml.Node, path: Path, source: SourceMap, problems: list[Diagnostic],
                loader: yaml.SafeLoader, visited: set[int]) -> None:
     """Record the span of every value and key; each node is visited once, so an alias (the same
     node again) costs one step and its values keep the anchor's positions."""
-    span = _span(node, source.file)
-    source.values[path] = span
+    position = source.values[path] = _position_of(node)
     tag = node.tag.rsplit(":", 1)[-1]
     if not node.tag.startswith("tag:yaml.org,2002:") or tag not in _SAFE_TAGS:
-        problems.append(Diagnostic("yaml", f"tag `{node.tag}` is not allowed in a spec", span,
+        problems.append(Diagnostic("yaml", f"tag `{node.tag}` is not allowed in a spec",
+                                   Span(source.file, *position),
                                    hint="specs hold plain data: remove the tag"))
         return
     if isinstance(node, yaml.ScalarNode):
-        _check_number(node, tag, span, loader, problems)
+        problem = _number_problem(node, tag, loader)
+        if problem:
+            problems.append(Diagnostic(*problem[:2], Span(source.file, *position),
+                                       hint=problem[2]))
         return
     if id(node) in visited:
         return
     visited.add(id(node))
     if len(path) >= MAX_DEPTH:
         problems.append(Diagnostic("limit", f"values nested more than {MAX_DEPTH} levels deep",
-                                   span, hint="a spec nests mappings and lists a few levels"))
+                                   Span(source.file, *position),
+                                   hint="a spec nests mappings and lists a few levels"))
         return
     if isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _map_spans(item, path + (i,), source, problems, loader, visited)
     elif isinstance(node, yaml.MappingNode):
-        seen: dict[str, Span] = {}
+        seen: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
             if key_node.tag.endswith(":merge"):
                 continue  # `<<: *anchor`; the merged keys carry their own positions
-            key_span = _span(key_node, source.file)
+            key_position = _position_of(key_node)
             if not isinstance(key_node, yaml.ScalarNode) or not key_node.tag.startswith(
                     "tag:yaml.org,2002:"):
                 problems.append(Diagnostic("yaml", "a key must be a plain name, not a list, a "
-                                                   "mapping or a tagged value", key_span,
+                                                   "mapping or a tagged value",
+                                           Span(source.file, *key_position),
                                            hint="a `:` after a list or `{...}` makes it a key: "
                                                 "remove the `:` or quote the key"))
                 continue
             key = key_node.value
             if key in seen:
-                problems.append(Diagnostic("yaml", f"duplicate key `{key}`", key_span,
-                                           notes=((seen[key], "first given here"),),
+                problems.append(Diagnostic("yaml", f"duplicate key `{key}`",
+                                           Span(source.file, *key_position),
+                                           notes=((Span(source.file, *seen[key]),
+                                                   "first given here"),),
                                            hint="a key may appear once per mapping"))
                 continue
-            seen[key] = key_span
-            source.keys[path + (key,)] = key_span
+            seen[key] = source.keys[path + (key,)] = key_position
             _map_spans(value_node, path + (key,), source, problems, loader, visited)
 
 
-def _check_number(node: yaml.ScalarNode, tag: str, span: Span, loader: yaml.SafeLoader,
-                  problems: list[Diagnostic]) -> None:
-    """Integers within MAX_INT (a 400-digit stride would overflow floats later) and finite
-    floats; the digits are counted before the text is converted."""
+def _number_problem(node: yaml.ScalarNode, tag: str,
+                    loader: yaml.SafeLoader) -> tuple[str, str, str] | None:
+    """(kind, message, hint) for an integer beyond MAX_INT (a 400-digit stride would overflow
+    floats later) or a float that is not finite; the digits are counted before the text is
+    converted."""
     if tag == "int":
         digits = len(node.value.lstrip("+-").replace("_", ""))
         if digits > 12 or abs(loader.construct_object(node)) > MAX_INT:
-            problems.append(Diagnostic("limit", f"integer {node.value[:20]}"
-                                               f"{'...' * (len(node.value) > 20)} is too large",
-                                       span, hint=f"integers in a spec are at most {MAX_INT:,}"))
+            shown = node.value[:20] + "..." * (len(node.value) > 20)
+            return "limit", f"integer {shown} is too large", f"integers in a spec are at most {MAX_INT:,}"
     elif tag == "float" and not math.isfinite(loader.construct_object(node)):
-        problems.append(Diagnostic("type", f"`{node.value}` is not a finite number", span,
-                                   hint="give a finite number"))
+        return "type", f"`{node.value}` is not a finite number", "give a finite number"
+    return None
 
 
 def _check_expansion(root: yaml.Node, file: str, problems: list[Diagnostic]) -> None:
