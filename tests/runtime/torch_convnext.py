@@ -68,19 +68,24 @@ class ConvNeXtTiny(nn.Module):
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, self.WIDTHS[0], 4, stride=4),
-                                                 LayerNorm2d(self.WIDTHS[0], eps=EPS))]
+        layers: list[nn.Module] = [
+            nn.Sequential(
+                nn.Conv2d(3, self.WIDTHS[0], 4, stride=4), LayerNorm2d(self.WIDTHS[0], eps=EPS)
+            )
+        ]
         for i, (depth, width) in enumerate(zip(self.DEPTHS, self.WIDTHS)):
             layers.append(nn.Sequential(*(CNBlock(width) for _ in range(depth))))
             if i + 1 < len(self.WIDTHS):
                 wider = self.WIDTHS[i + 1]
-                layers.append(nn.Sequential(LayerNorm2d(width, eps=EPS),
-                                            nn.Conv2d(width, wider, 2, stride=2)))
+                layers.append(
+                    nn.Sequential(LayerNorm2d(width, eps=EPS), nn.Conv2d(width, wider, 2, stride=2))
+                )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         last = self.WIDTHS[-1]
-        self.classifier = nn.Sequential(LayerNorm2d(last, eps=EPS), nn.Flatten(1),
-                                        nn.Linear(last, num_classes))
+        self.classifier = nn.Sequential(
+            LayerNorm2d(last, eps=EPS), nn.Flatten(1), nn.Linear(last, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.avgpool(self.features(x)))
