@@ -57,6 +57,10 @@ PUBLISHED = [
     ("segnet", "output", "11x360x480",
      "Badrinarayanan et al. 2017, the CamVid experiments: 360x480 images, 11 classes", None),
     ("deconvnet", "output", "21x224x224", "Noh et al. 2015, table 1 (output, 224x224x21)", None),
+    ("convnext_tiny", "params", "29M", "Liu et al. 2022, table 1", None),
+    ("convnext_tiny", "macs", "4.5G", "Liu et al. 2022, table 1 (FLOPs, as mult-adds)", None),
+    ("convnext_tiny", "params", "28,589,128", TV, None),
+    ("convnext_tiny", "macs", "4.46G", TV, None),
 ]
 
 SCALE = {"K": 10**3, "M": 10**6, "G": 10**9}

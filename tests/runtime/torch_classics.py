@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_convnext import ConvNeXtTiny
 from torch_dropout import MaskedDropout
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
@@ -319,4 +320,5 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "wavenet": WaveNet,
     "segnet": SegNet,
     "deconvnet": DeconvNet,
+    "convnext_tiny": ConvNeXtTiny,
 }
