@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_dropout import MaskedDropout
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
+from torch_mobilenet_v3_large import MobileNetV3Large
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
 from torch_segmentation import DeconvNet, SegNet
 
@@ -319,4 +320,5 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "wavenet": WaveNet,
     "segnet": SegNet,
     "deconvnet": DeconvNet,
+    "mobilenet_v3_large": MobileNetV3Large,
 }
