@@ -36,6 +36,19 @@ PUBLISHED = [
      ("301M", ("the network has 300,774,272 MACs (299.5M in the convs, 1.28M in the fc), "
                "301M; the paper prints 300M; torchvision's 0.30G agrees to its two digits"))),
     ("mobilenet_v2", "macs", "0.30G", TV, None),
+    ("mobilenet_v3_large", "params", "5.4M", "Howard et al. 2019, table 3",
+     ("5.5M", "table 1's network has 5,483,032 parameters (torchvision's count too): 5.5M")),
+    ("mobilenet_v3_large", "params", "5,483,032", TV, None),
+    ("mobilenet_v3_large", "macs", "219M", "Howard et al. 2019, table 3 (MAdds)",
+     ("217M", ("table 1's network, as torchvision builds it, has 216,589,760 MACs (214.1M in the "
+               "convs, 2.5M in the fcs), 217M; torchvision's 0.22G (0.217) agrees"))),
+    ("mobilenet_v3_large", "macs", "0.22G", TV, None),
+    ("shufflenet_v2_x1_0", "params", "2.3M", "Ma et al. 2018, table 5 (# of weights)", None),
+    ("shufflenet_v2_x1_0", "params", "2,278,604", TV, None),
+    ("shufflenet_v2_x1_0", "macs", "146M", "Ma et al. 2018, table 5 (FLOPs, as mult-adds)",
+     ("145M", ("table 5's network, as torchvision builds it, has 144,907,992 MACs (143.9M in the "
+               "convs, 1.02M in the fc), 145M; the paper prints 146M; torchvision's 0.14G agrees"))),
+    ("shufflenet_v2_x1_0", "macs", "0.14G", TV, None),
     ("squeezenet1_0", "params", "1,248,424", "Iandola et al. 2016, table 1; " + TV, None),
     ("squeezenet1_0", "macs", "0.82G", TV, None),
     ("squeezenet1_1", "params", "1,235,496", TV, None),

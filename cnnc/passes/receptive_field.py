@@ -34,6 +34,18 @@ class AxisField(NamedTuple):  # a tuple, not a frozen dataclass: 3x cheaper to m
 ReceptiveField = tuple[AxisField, ...]
 
 
+def merged_field(fields: list[ReceptiveField], xs: tuple, out: tuple[int, ...]) -> ReceptiveField:
+    """What a merge sees: the field of its widest input. An input broadcast to the output (a
+    squeeze-and-excitation gate, (C, 1, 1) times (C, H, W)) has no positions to step through, so
+    its jump and start say nothing of the output's: they come from the inputs of the output's
+    size, and the broadcast ones only widen the size."""
+    own = [i for i, x in enumerate(xs) if tuple(x[1:]) == tuple(out[1:])] or range(len(xs))
+    widest = max((fields[i] for i in own), key=lambda f: sum(a.size for a in f))
+    broadcast = [fields[i] for i in range(len(xs)) if i not in own]
+    return tuple(a._replace(size=max([a.size, *(f[k].size for f in broadcast)]))
+                 for k, a in enumerate(widest))
+
+
 def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     nodes = node_table(g)
     first, *rest = order
@@ -45,10 +57,10 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         # an extra output (indices) sees what its layer's main output sees
         fields = [nodes[p if p in nodes else split_value(g, p)[0]][keys.RECEPTIVE_FIELD]
                   for p in layer.inputs]
-        rule = RULES[layer.op]  # a merge sees what its widest input sees
-        widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
-            max(fields, key=lambda f: sum(a.size for a in f))
+        rule = RULES[layer.op]
         xs = data[keys.INPUT_SHAPES]
+        widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
+            merged_field(fields, xs, data[keys.SHAPE])
         windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))

@@ -21,4 +21,6 @@ CASES = {
     "unet_original": ((1, 188, 188), 1),
     "wavenet": ((256, 96), 2),
     "segnet": ((3, 18, 24), 2),
+    "mobilenet_v3_large": ((3, 64, 64), 2),
+    "shufflenet_v2_x1_0": ((3, 64, 64), 2),
 }

@@ -23,8 +23,10 @@ from torch import nn
 from torch_convnext import ConvNeXtTiny
 from torch_dropout import MaskedDropout
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
+from torch_mobilenet_v3_large import MobileNetV3Large
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
 from torch_segmentation import DeconvNet, SegNet
+from torch_shufflenet_v2_x1_0 import ShuffleNetV2
 
 # ---------------------------------------------------------------------------------------------
 # MobileNets
@@ -321,4 +323,6 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "segnet": SegNet,
     "deconvnet": DeconvNet,
     "convnext_tiny": ConvNeXtTiny,
+    "mobilenet_v3_large": MobileNetV3Large,
+    "shufflenet_v2_x1_0": ShuffleNetV2,
 }

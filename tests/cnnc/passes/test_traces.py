@@ -128,3 +128,18 @@ def test_wavenet_receptive_field_is_the_architectures():
     known = (width - 1) * sum(dilations) + 1 + (width - 1)
     assert field(c.outputs[0]) == (known, 0)
     assert known == 5117
+
+
+def test_a_broadcast_gate_widens_the_field_but_keeps_the_maps_jump():
+    # squeeze-and-excitation: the gate sees the whole 8x8 map of stride 2 (jump 16 after the
+    # global pool), but the product is still an 8x8 map of jump 2
+    c = cnnc.compile_text("name: t\ninput: [1, 16, 16]\nlayers:\n"
+                          "  - {id: map, op: conv, out: 2, kernel: 3, stride: 2, padding: 1}\n"
+                          "  - {id: pool, op: global_avgpool}\n"
+                          "  - {id: gate, op: sigmoid}\n"
+                          "  - {id: scaled, op: mul, from: [gate, map]}\n"
+                          "  - {op: conv, out: 2, kernel: 3, padding: 1}\n")
+    pool, scaled, last = (c.node(n)[keys.RECEPTIVE_FIELD][0] for n in ("pool", "scaled", "conv_2"))
+    assert (pool.size, pool.jump) == (17, 16)
+    assert (scaled.size, scaled.jump, scaled.start) == (17, 2, 0)
+    assert (last.size, last.jump) == (21, 2)
