@@ -3,9 +3,9 @@
 size:  how many input pixels one output unit can see;
 jump:  the distance in input pixels between neighbouring output units (cumulative stride);
 start: the input coordinate of the centre of the first output unit's field (pixel i is at i).
-Merges take the field of the input with the largest size. An extra output (max pooling's
-indices) has its layer's field: it says where the maxima of the same windows lie; `maxunpool`
-follows its values input, as every non-merge op follows its first input.
+Merges take the field of the input with the largest size, spaced as an input on their grid. An
+extra output (max pooling's indices) has its layer's field: it says where the maxima of the same
+windows lie; `maxunpool` follows its values input, as every non-merge op follows its first input.
 """
 
 from __future__ import annotations
@@ -34,6 +34,27 @@ class AxisField(NamedTuple):  # a tuple, not a frozen dataclass: 3x cheaper to m
 ReceptiveField = tuple[AxisField, ...]
 
 
+def merged_field(fields: list[ReceptiveField], xs: tuple[tuple[int, ...], ...],
+                 shape: tuple[int, ...]) -> ReceptiveField:
+    """What a merge sees: the field of its widest input, its units spaced and placed as those of
+    an input on the output's grid. An input broadcast along an axis (the (C, 1, 1) gate of
+    squeeze-and-excitation) has one unit there, whose jump is the whole map: taken on, it would
+    multiply every later kernel's growth."""
+    widest = max(range(len(fields)), key=lambda j: sum(a.size for a in fields[j]))
+    spatial = shape[1:]
+    if len(spatial) != len(fields[widest]) or any(len(x) != len(shape) for x in xs):
+        return fields[widest]  # no axis of the map is the input's (vectors, a stack)
+    merged = []
+    for i, axis in enumerate(fields[widest]):
+        on_grid = [f[i] for f, x in zip(fields, xs) if x[i + 1] == spatial[i]]
+        if xs[widest][i + 1] == spatial[i] or not on_grid:
+            merged.append(axis)
+        else:
+            grid = max(on_grid, key=lambda a: a.size)
+            merged.append(AxisField(axis.size, grid.jump, grid.start))
+    return tuple(merged)
+
+
 def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     nodes = node_table(g)
     first, *rest = order
@@ -45,10 +66,10 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         # an extra output (indices) sees what its layer's main output sees
         fields = [nodes[p if p in nodes else split_value(g, p)[0]][keys.RECEPTIVE_FIELD]
                   for p in layer.inputs]
-        rule = RULES[layer.op]  # a merge sees what its widest input sees
-        widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
-            max(fields, key=lambda f: sum(a.size for a in f))
+        rule = RULES[layer.op]
         xs = data[keys.INPUT_SHAPES]
+        widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
+            merged_field(fields, xs, data[keys.SHAPE])
         windows = rule.receptive(layer.attrs, xs)
         if windows is not None and len(windows) == len(widest):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))

@@ -53,6 +53,21 @@ def test_a_merge_takes_the_largest_field():
     assert c.node("add_1")[keys.RECEPTIVE_FIELD][0].size == 5
 
 
+def test_a_broadcast_gate_gives_its_size_but_not_its_spacing():
+    # squeeze-and-excitation: the (1, 1, 1) gate sees the whole input, but the product's units
+    # are the 8x8 map's, 2 input pixels apart (the gate's jump, 16, would grow the next kernel 8x)
+    c = cnnc.compile_text("name: t\ninput: [1, 16, 16]\nlayers:\n"
+                          "  - {id: conv, op: conv, out: 1, kernel: 3, stride: 2, padding: 1}\n"
+                          "  - {id: gate, op: global_avgpool}\n"
+                          "  - {id: scaled, op: mul, from: [gate, conv]}\n"
+                          "  - {id: after, op: conv, out: 1, kernel: 3, padding: 1}\n")
+    gate, scaled, after = (c.node(n)[keys.RECEPTIVE_FIELD][0]
+                           for n in ("gate", "scaled", "after"))
+    assert (gate.size, gate.jump) == (17, 16)
+    assert (scaled.size, scaled.jump, scaled.start) == (17, 2, 0)
+    assert after.size == 17 + 2 * 2
+
+
 def test_peak_memory_frees_each_tensor_after_its_last_reader():
     # a chain keeps at most two tensors alive; a long skip keeps the input alive to the end
     chain = cnnc.compile_text("name: t\ninput: [1, 10]\nlayers:\n"
