@@ -57,6 +57,11 @@ PUBLISHED = [
     ("segnet", "output", "11x360x480",
      "Badrinarayanan et al. 2017, the CamVid experiments: 360x480 images, 11 classes", None),
     ("deconvnet", "output", "21x224x224", "Noh et al. 2015, table 1 (output, 224x224x21)", None),
+    ("efficientnet_b0", "params", "5.3M", "Tan & Le 2019, table 2", None),
+    ("efficientnet_b0", "macs", "0.39G", "Tan & Le 2019, table 2 (FLOPS, as mult-adds: 0.39B)",
+     None),
+    ("efficientnet_b0", "params", "5,288,548", TV, None),
+    ("efficientnet_b0", "macs", "0.39G", TV, None),
 ]
 
 SCALE = {"K": 10**3, "M": 10**6, "G": 10**9}

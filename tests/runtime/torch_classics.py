@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_dropout import MaskedDropout
+from torch_efficientnet import EfficientNetB0
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
 from torch_segmentation import DeconvNet, SegNet
@@ -319,4 +320,5 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "wavenet": WaveNet,
     "segnet": SegNet,
     "deconvnet": DeconvNet,
+    "efficientnet_b0": EfficientNetB0,
 }
