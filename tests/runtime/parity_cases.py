@@ -21,4 +21,5 @@ CASES = {
     "unet_original": ((1, 188, 188), 1),
     "wavenet": ((256, 96), 2),
     "segnet": ((3, 18, 24), 2),
+    "efficientnet_b0": ((3, 64, 64), 2),
 }
