@@ -53,7 +53,9 @@ def _own_tensors(c: CompiledData, node: str, prefix: str = "") -> dict[str, str]
 
 def single_step(c: CompiledData, node: str, device: str) -> Step:
     layer = c.node(node)[keys.LAYER]
-    return Step(node, layer.op, layer.inputs, kernel_attrs(c, node, device),
+    sizes = RULES[layer.op].size_inputs  # the kernel has their sizes in its attributes
+    inputs = tuple(v for port, v in enumerate(layer.inputs) if port not in sizes)
+    return Step(node, layer.op, inputs, kernel_attrs(c, node, device),
                 _own_tensors(c, node), (node,), c.node(node)[keys.SHAPE],
                 extra_reads(c.graph, node))
 

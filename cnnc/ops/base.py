@@ -119,6 +119,9 @@ class Rule:
                the main output's shape and holds int64 (indices), so it gets no gradient
     index_inputs: the input positions that take such an integer output (maxunpool's 1); an
                extra output may be read only there, and they read nothing else
+    size_inputs: the input positions read only for their shape (crop's reference, the `like`
+               of upsample and maxunpool): the compiler has it, so the kernel is not given
+               the tensor (`lower` carries what it needs), and the read does not keep it alive
     label:     the key attributes in one short line for diagrams (cnnc/ops/labels.py); "" for
                none worth showing
     view:      whether the output shares the first input's storage: "always" (flatten),
@@ -146,6 +149,7 @@ class Rule:
     init: Callable[[Any], dict[str, Init]] = _uniform
     outputs: tuple[str, ...] = ()
     index_inputs: tuple[int, ...] = ()
+    size_inputs: tuple[int, ...] = ()
     label: Callable[[Any, tuple[Shape, ...], Shape], str] = _no_label
     view: Literal["always", "inference", "never"] = "never"
     sees: Literal["first", "widest"] = "first"

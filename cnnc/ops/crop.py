@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from cnnc.errors import RuleError
 from cnnc.ops.base import LayerAttrs, Rule, Shape, Window, fmt, spatial
@@ -36,6 +36,10 @@ def receptive(a: CropAttrs, xs: tuple[Shape, ...]) -> list[Window]:
     return [Window(1, 1, off) for off in offsets(*xs)]
 
 
+def lower(a: CropAttrs, xs: tuple[Shape, ...], y: Shape) -> dict[str, Any]:
+    return {"start": offsets(*xs), "size": y[1:]}
+
+
 def to_onnx(a: CropAttrs, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
     starts = offsets(*xs)
     ends = [s + r for s, r in zip(starts, xs[1][1:])]
@@ -43,4 +47,5 @@ def to_onnx(a: CropAttrs, xs: tuple[Shape, ...], y: Shape, e: Emitter) -> None:
     e.node("Slice", [e.inputs[0], e.ints(starts), e.ints(ends), e.ints(axes)], e.output)
 
 
-RULE = Rule(CropAttrs, infer, "merge", arity=(2, 2), receptive=receptive, onnx=to_onnx)
+RULE = Rule(CropAttrs, infer, "merge", arity=(2, 2), size_inputs=(1,), receptive=receptive,
+            lower=lower, onnx=to_onnx)

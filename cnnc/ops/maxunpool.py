@@ -78,6 +78,7 @@ def label(a: MaxUnpoolAttrs, xs: tuple[Shape, ...], y: Shape) -> str:
     return " ".join(window_text(a, len(y) - 1, a.kernel if a.stride is None else a.stride))
 
 
-RULE = Rule(MaxUnpoolAttrs, infer, "pool", arity=(2, 3), receptive=receptive, lower=lower,
+RULE = Rule(MaxUnpoolAttrs, infer, "pool", arity=(2, 3), size_inputs=(2,),
+            receptive=receptive, lower=lower,
             index_inputs=(1,), label=label,
             aliases=("maxunpool1d", "maxunpool2d", "maxunpool3d", "max_unpool"), onnx=onnx_windows.maxunpool)

@@ -91,5 +91,6 @@ def label(a: Any, xs: tuple[Shape, ...], y: Shape) -> str:
 
 
 # A second input only gives the size, like crop's: `from: [x, skip]`.
-RULE = Rule(UpsampleAttrs, infer, "resample", arity=(1, 2), receptive=receptive, lower=lower,
+RULE = Rule(UpsampleAttrs, infer, "resample", arity=(1, 2), size_inputs=(1,),
+            receptive=receptive, lower=lower,
             label=label, aliases=("upsampling", "upsampling2d", "interpolate", "resize"), onnx=onnx_windows.upsample)

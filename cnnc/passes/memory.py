@@ -29,7 +29,9 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
 
     Every layer output is its own tensor (views such as flatten are not modelled), allocated
     before its layer runs, with the extra outputs some layer reads (`pool1.indices`, int64);
-    the network outputs stay alive to the end.
+    it is freed after its last reader, not counting those that read only its shape
+    (Rule.size_inputs: the runtime does not keep it for them either); the network outputs
+    stay alive to the end.
     """
     nodes = node_table(g)
     steps = [n for n in order if not nodes[n][keys.TRAINING_ONLY]]
@@ -41,7 +43,11 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
         size[n] = math.prod(data[keys.SHAPE]) * BYTES_PER_ELEMENT
         made.append(size[n])
         if i:
-            last_read.update(dict.fromkeys(data[keys.LAYER].inputs, i))
+            layer = data[keys.LAYER]
+            sizes = RULES[layer.op].size_inputs  # read for the shape alone: not kept for it
+            last_read.update(dict.fromkeys(
+                (v for port, v in enumerate(layer.inputs) if port not in sizes) if sizes else
+                layer.inputs, i))
     for i, n in enumerate(steps):  # extra outputs that inference reads: a training-only
         if i and RULES[nodes[n][keys.LAYER].op].outputs:  # head's are not made
             for o in extra_reads(g, n):

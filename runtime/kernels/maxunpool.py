@@ -23,26 +23,27 @@ def _flat(xp: Any, indices: Any, plane: int) -> Any:
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, C, *out): zeros, with values (N, C, *in) put at indices (N, C, *in) int64; a third
-    input only gave the output size (attrs["out"]). Where two values share an index (a pooling
+    input (`like`) only gave the compiler the output size (attrs["out"]; Rule.size_inputs), so
+    it is not an input here. Where two values share an index (a pooling
     of overlapping windows picked a cell twice) one of them is kept; PyTorch does not say which
     either, and unpooling the pooled values themselves, they are equal.
 
     saved (training only): the flat output position of every value.
     """
-    x, indices = inputs[:2]
+    x, indices = inputs
     n, c = x.shape[:2]
     out = tuple(attrs["out"])
     flat = _flat(xp, indices, math.prod(out))
     y = xp.zeros((n, c, *out), dtype=x.dtype)
     y.reshape(-1)[flat] = x.reshape(-1)
-    return y, ((flat, x.shape, len(inputs)) if training else None)
+    return y, ((flat, x.shape) if training else None)
 
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
-    """dvalues (N, C, *in): dy read at each value's position; indices (and `like`) are integer
-    or size-only inputs and get no gradient (None). Two values at one index both get its dy,
+    """dvalues (N, C, *in): dy read at each value's position; the indices are integers and get
+    no gradient (None). Two values at one index both get its dy,
     as in PyTorch, though forward kept only the last: exact where pooling windows do not
     overlap."""
-    flat, x_shape, n_inputs = saved
+    flat, x_shape = saved
     dx = dy.reshape(-1)[flat].reshape(x_shape)
-    return [dx] + [None] * (n_inputs - 1), {}
+    return [dx, None], {}

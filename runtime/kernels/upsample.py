@@ -144,26 +144,25 @@ def _order(x_shape: tuple[int, ...], attrs: dict) -> list[int]:
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:
     """y (N, C, *out): x (N, C, *spatial) resampled like torch.nn.functional.interpolate
     (nearest, or (bi/tri)linear one axis at a time, which is exact: the weights factorise).
-    A second input only gave the compiler the output size (attrs["out"]). saved: x's shape and
-    the number of inputs."""
-    x = inputs[0]
+    A second input only gave the compiler the output size (attrs["out"]; Rule.size_inputs),
+    so it is not an input here. saved: x's shape."""
+    (x,) = inputs
     y = x
     for axis in _order(x.shape, attrs):
         n = x.shape[axis + 2]
         taps = _taps(xp, attrs, axis, n, x.dtype)
         if taps is not None:
             y = _resample(xp, y, taps, axis + 2, n, adjoint=False)
-    return (y.copy() if y is x else y), (x.shape, len(inputs))
+    return (y.copy() if y is x else y), x.shape
 
 
 def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict) -> tuple[list, dict]:
-    """dx (N, C, *spatial): each input cell collects weight * dy from every output it fed; a
-    size reference gets no gradient."""
-    x_shape, n_inputs = saved
+    """dx (N, C, *spatial): each input cell collects weight * dy from every output it fed."""
+    x_shape = saved
     dx = dy
     for axis in reversed(_order(x_shape, attrs)):
         n = x_shape[axis + 2]
         taps = _taps(xp, attrs, axis, n, dy.dtype)
         if taps is not None:
             dx = _resample(xp, dx, taps, axis + 2, n, adjoint=True)
-    return [dx.copy() if dx is dy else dx] + [None] * (n_inputs - 1), {}
+    return [dx.copy() if dx is dy else dx], {}

@@ -44,10 +44,13 @@ def test_the_pooling_step_writes_its_indices_for_the_unpooling():
     pool = next(s for s in m.plan.training.steps if s.id == "enc1.pool")
     up = next(s for s in m.plan.training.steps if s.id == "up1")
     assert pool.outputs == ("indices",)
-    assert up.inputs == ("enc2", "enc1.pool.indices", "enc1.act")
+    # `like` (enc1.act) gives only the size, which the step has in its attributes
+    assert up.inputs == ("enc2", "enc1.pool.indices")
+    assert tuple(up.attrs["out"]) == m.plan.shapes["enc1.act"][1:]
     infer = {s.id: s for s in m.plan.inference.steps}
     assert infer["enc1.pool"].outputs == ("indices",)  # inference reads them too
     assert "enc1.pool.indices" in m.plan.inference.frees[list(infer).index("up1")]
+    assert "enc1.act" in m.plan.inference.frees[list(infer).index("enc1.pool")]
 
 
 @pytest.mark.parametrize("fuse", [True, False])

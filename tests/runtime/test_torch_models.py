@@ -2,10 +2,10 @@
 
 Structure checks run on the meta device (shapes only, no memory, no arithmetic): parameters and
 BatchNorm statistics one for one in the spec's order, totals and MACs equal to the reference
-figures, and the attributes of every BN, dropout, LRN and pool equal to the spec's; and
-measure_figures.py, run on each model, gives its whole entry of the reference figures. A forward
-pass of real numbers then checks the output shape (on the meta device for the 3D U-Net, too big
-for these CPUs), and the dropout masks are checked by value.
+figures, and the attributes of every BN, LayerNorm, GELU, dropout, LRN and pool equal to the
+spec's; and measure_figures.py, run on each model, gives its whole entry of the reference
+figures. A forward pass of real numbers then checks the output shape (on the meta device for
+the 3D U-Net, too big for these CPUs), and the dropout masks are checked by value.
 """
 
 from __future__ import annotations
@@ -124,6 +124,9 @@ def test_layer_attributes_match_spec(name):
     assert bns == [(a.eps, a.momentum, a.affine) for a in spec_layers(c, "batchnorm")]
     assert not of(nn.Dropout), "dropouts must be MaskedDropout"
     assert [m.p for m in of(MaskedDropout)] == [a.p for a in spec_layers(c, "dropout")]
+    lns = [(m.eps, m.elementwise_affine) for m in of(nn.LayerNorm)]
+    assert lns == [(a.eps, a.affine) for a in spec_layers(c, "layernorm")]
+    assert [m.approximate for m in of(nn.GELU)] == [a.approximate for a in spec_layers(c, "gelu")]
     lrns = [(m.size, m.alpha, m.beta, m.k) for m in of(nn.LocalResponseNorm)]
     assert lrns == [(a.size, a.alpha, a.beta, a.k) for a in spec_layers(c, "lrn")]
     pooling = nn.modules.pooling

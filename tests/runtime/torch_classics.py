@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_convnext import ConvNeXtTiny
 from torch_dropout import MaskedDropout
 from torch_efficientnet import EfficientNetB0
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
@@ -320,5 +321,6 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "wavenet": WaveNet,
     "segnet": SegNet,
     "deconvnet": DeconvNet,
+    "convnext_tiny": ConvNeXtTiny,
     "efficientnet_b0": EfficientNetB0,
 }

@@ -79,6 +79,25 @@ def test_peak_memory_frees_each_tensor_after_its_last_reader():
     assert skip.totals.activation_bytes == 3 * 40
 
 
+def test_a_tensor_read_only_for_its_size_is_not_kept_alive_for_it():
+    # upsample to the size of `big` (`from: [small, big]`) against the same size given as
+    # numbers: the compiler's peak and the runtime's inference plan agree, and `big` is freed
+    # after the pooling, its last reader of values (Rule.size_inputs)
+    def spec(target: str) -> str:
+        return ("name: t\ninput: [1, 32, 32]\nlayers:\n"
+                "  - {id: big, op: conv, out: 8, kernel: 3, padding: 1}\n"
+                "  - {id: small, op: maxpool, kernel: 4}\n"
+                "  - {id: conv, op: conv, out: 8, kernel: 1}\n"
+                f"  - {{op: upsample, {target}}}\n")
+    like, sized = cnnc.compile_text(spec("from: [conv, big]")), cnnc.compile_text(spec("size: 32"))
+    assert like.node("upsample_1")[keys.SHAPE] == sized.node("upsample_1")[keys.SHAPE]
+    assert like.totals.peak_activation_bytes == sized.totals.peak_activation_bytes
+    plan = cnnc.build_model(like).plan
+    assert plan.inference.peak_bytes == like.totals.peak_activation_bytes
+    steps = [s.id for s in plan.inference.steps]
+    assert "big" in plan.inference.frees[steps.index("small")]
+
+
 def test_training_only_heads_count_in_params_not_in_inference_macs():
     main, aux = cnnc.compile_file("googlenet"), cnnc.compile_file("googlenet_aux")
     assert aux.totals.macs == main.totals.macs

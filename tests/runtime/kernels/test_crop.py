@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
+from cnnc.ops.crop import RULE
 from cnnc_runtime.kernels import crop
 
 CASES = [  # x shape, reference shape (only its spatial size matters)
@@ -13,21 +14,29 @@ CASES = [  # x shape, reference shape (only its spatial size matters)
 ]
 
 
+def crop_attrs(x_shape, ref_shape):
+    """The kernel's attributes as the compiler lowers them: the reference is a size input
+    (Rule.size_inputs), so the kernel sees only x."""
+    xs = (x_shape[1:], ref_shape[1:])
+    return RULE.lower(None, xs, RULE.infer(None, xs))
+
+
 @pytest.mark.parametrize("x_shape, ref_shape", CASES)
 def test_crop_gradient(x_shape, ref_shape):
     rng = np.random.default_rng(0)
-    x, ref = rng.standard_normal(x_shape), rng.standard_normal(ref_shape)
-    check_kernel(crop, [x, ref], {}, {}, wrt_inputs=(0,))
-    _, saved = crop.forward(np, [x, ref], {}, {}, True)
-    dx, dref = crop.backward(np, np.ones((x_shape[0], x_shape[1]) + ref_shape[2:]), saved, {},
-                             {})[0]
-    assert dref is None and dx.shape == x_shape
+    x = rng.standard_normal(x_shape)
+    a = crop_attrs(x_shape, ref_shape)
+    check_kernel(crop, [x], {}, a)
+    y, saved = crop.forward(np, [x], {}, a, True)
+    assert y.shape == x_shape[:2] + ref_shape[2:]
+    (dx,), _ = crop.backward(np, np.ones(y.shape), saved, {}, a)
+    assert dx.shape == x_shape
 
 
 def test_crop_drops_the_odd_cell_after():
     """(x - ref) // 2 cells dropped before, the odd one after (cnnc/ops/crop.py's rule;
     torchvision's center_crop rounds half to even and differs when x - ref is 3 mod 4)."""
     x = np.arange(2 * 3 * 11 * 8, dtype=np.float32).reshape(2, 3, 11, 8)
-    y, _ = crop.forward(np, [x, np.zeros((2, 1, 6, 5), np.float32)], {}, {}, True)
+    y, _ = crop.forward(np, [x], {}, crop_attrs(x.shape, (2, 1, 6, 5)), True)
     np.testing.assert_array_equal(y, x[:, :, 2:8, 1:6])
     assert y.dtype == np.float32 and y.flags.c_contiguous

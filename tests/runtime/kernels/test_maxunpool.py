@@ -77,8 +77,8 @@ def test_maxunpool_matches_pytorch_with_and_without_output_size(shape, kernel, s
     y, indices, _ = pool(x, attrs(shape, kernel, stride, padding))
     values = 2 * y - 1  # two values at one index (overlapping windows) are equal, as in use
     a = unpool_attrs(values.shape, kernel, stride, padding, shape if like else None)
-    inputs = [values, indices] + ([x] if like else [])
-    y, saved = maxunpool.forward(np, inputs, {}, a, True)
+    # `like` (x) only sets attrs["out"]: a size input (Rule.size_inputs), not the kernel's
+    y, saved = maxunpool.forward(np, [values, indices], {}, a, True)
     tv = torch.from_numpy(values).requires_grad_()
     ty = UNPOOL[n](tv, torch.from_numpy(indices), kernel, stride, padding,
                    output_size=shape[2:] if like else None)
@@ -87,7 +87,7 @@ def test_maxunpool_matches_pytorch_with_and_without_output_size(shape, kernel, s
     ty.backward(torch.from_numpy(dy))
     dinputs, dparams = maxunpool.backward(np, dy, saved, {}, a)
     np.testing.assert_array_equal(dinputs[0], tv.grad.numpy())
-    assert dinputs[1:] == [None] * (len(inputs) - 1) and dparams == {}
+    assert dinputs[1:] == [None] and dparams == {}
 
 
 @pytest.mark.parametrize("shape", [(2, 2, 6), (2, 3, 4, 6), (1, 2, 4, 4, 2)])
@@ -124,12 +124,12 @@ def test_maxpool_then_maxunpool_gradient(shape, kernel, stride, padding):
 
     def loss():
         y, indices, _ = pool(x, pa)
-        return float(np.sum(maxunpool.forward(np, [y, indices, x], {}, ua, False)[0] * r))
+        return float(np.sum(maxunpool.forward(np, [y, indices], {}, ua, False)[0] * r))
 
     y, indices, psaved = pool(x, pa, training=True)
-    _, usaved = maxunpool.forward(np, [y, indices, x], {}, ua, True)
-    (dy, dindices, dlike), _ = maxunpool.backward(np, r, usaved, {}, ua)
-    assert dindices is None and dlike is None
+    _, usaved = maxunpool.forward(np, [y, indices], {}, ua, True)
+    (dy, dindices), _ = maxunpool.backward(np, r, usaved, {}, ua)
+    assert dindices is None
     (dx,), _ = maxpool.backward(np, dy, psaved, {}, pa)
     np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-5, atol=1e-8)
 

@@ -145,8 +145,9 @@ REFERENCE_CASES = [  # x shape, the reference's shape (only its spatial size mat
     (*case, align) for case in REFERENCE_CASES for align in (False, True)
     if not (align and case[2] == "nearest")])  # refused there (tests/cnnc/ops)
 def test_upsample_to_a_reference_matches_torch_size(x_shape, ref_shape, mode, align_corners):
-    """`from: [x, skip]` lowers to F.interpolate(x, size=skip's spatial size); the gradient
-    reaches x only, and the float64 check holds for the path the compiler lowers."""
+    """`from: [x, skip]` lowers to F.interpolate(x, size=skip's spatial size): skip is a size
+    input (Rule.size_inputs), which the kernel is not given; the float64 check holds for the
+    path the compiler lowers."""
     torch = pytest.importorskip("torch")
     from cnnc.ops.upsample import RULE, UpsampleAttrs
 
@@ -155,16 +156,17 @@ def test_upsample_to_a_reference_matches_torch_size(x_shape, ref_shape, mode, al
     y_shape = RULE.infer(a, shapes)
     kernel_attrs = RULE.lower(a, shapes, y_shape)
     rng = np.random.default_rng(0)
-    x, ref = rng.standard_normal(x_shape), rng.standard_normal(ref_shape)
-    check_kernel(upsample, [x, ref], {}, kernel_attrs, wrt_inputs=(0,))
+    assert RULE.size_inputs == (1,)
+    x = rng.standard_normal(x_shape)
+    check_kernel(upsample, [x], {}, kernel_attrs)
 
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.nn.functional.interpolate(tx, size=ref_shape[2:], mode=mode,
                                          align_corners=align_corners if mode != "nearest" else None)
     dy = rng.standard_normal(ty.shape)
     ty.backward(torch.tensor(dy))
-    y, saved = upsample.forward(np, [x, ref], {}, kernel_attrs, True)
-    (dx, dref), _ = upsample.backward(np, dy, saved, {}, kernel_attrs)
-    assert y.shape == (x_shape[0], *y_shape) and dref is None
+    y, saved = upsample.forward(np, [x], {}, kernel_attrs, True)
+    (dx,), _ = upsample.backward(np, dy, saved, {}, kernel_attrs)
+    assert y.shape == (x_shape[0], *y_shape)
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
