@@ -74,6 +74,11 @@ PUBLISHED = [
     ("convnext_tiny", "macs", "4.5G", "Liu et al. 2022, table 1 (FLOPs, as mult-adds)", None),
     ("convnext_tiny", "params", "28,589,128", TV, None),
     ("convnext_tiny", "macs", "4.46G", TV, None),
+    ("efficientnet_b0", "params", "5.3M", "Tan & Le 2019, table 2", None),
+    ("efficientnet_b0", "macs", "0.39G", "Tan & Le 2019, table 2 (FLOPS, as mult-adds: 0.39B)",
+     None),
+    ("efficientnet_b0", "params", "5,288,548", TV, None),
+    ("efficientnet_b0", "macs", "0.39G", TV, None),
 ]
 
 SCALE = {"K": 10**3, "M": 10**6, "G": 10**9}

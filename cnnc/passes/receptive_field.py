@@ -3,9 +3,11 @@
 size:  how many input pixels one output unit can see;
 jump:  the distance in input pixels between neighbouring output units (cumulative stride);
 start: the input coordinate of the centre of the first output unit's field (pixel i is at i).
-Merges take the field of the input with the largest size. An extra output (max pooling's
-indices) has its layer's field: it says where the maxima of the same windows lie; `maxunpool`
-follows its values input, as every non-merge op follows its first input.
+Merges take the field of the input with the largest size; an input broadcast to the output (a
+squeeze-and-excitation gate) only widens it, the jump and start being those of the inputs of the
+output's size. An extra output (max pooling's indices) has its layer's field: it says where the
+maxima of the same windows lie; `maxunpool` follows its values input, as every non-merge op
+follows its first input.
 """
 
 from __future__ import annotations

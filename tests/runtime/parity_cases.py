@@ -23,4 +23,5 @@ CASES = {
     "segnet": ((3, 18, 24), 2),
     "mobilenet_v3_large": ((3, 64, 64), 2),
     "shufflenet_v2_x1_0": ((3, 64, 64), 2),
+    "efficientnet_b0": ((3, 64, 64), 2),
 }

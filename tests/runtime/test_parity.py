@@ -48,9 +48,11 @@ FLOAT32_GRADIENTS = {"lenet5", "mnist1d_cnn", "highway_mlp", "vgg11_bn", "unet_o
 
 
 def close(ours, theirs, tol, what, floor=0.0):
-    """Elementwise within tol of the reference's largest magnitude. A gradient that is zero in
-    exact arithmetic (a conv bias feeding a BatchNorm: under 1e-6 of `floor`, the largest
-    gradient of the model) is compared on the scale of `floor` instead."""
+    """Elementwise within tol of the reference's largest magnitude. A tensor that is zero in
+    exact arithmetic (the gradient of a conv bias feeding a BatchNorm; the running mean of a
+    bias-free 1x1 conv that reads a BatchNorm's zero-mean output, EfficientNet's stage2.0.expand:
+    under 1e-6 of `floor`, the model's largest gradient or statistic) is compared on the scale
+    of `floor` instead."""
     theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     assert ours.shape == theirs.shape, what
     scale = float(np.abs(theirs).max())
@@ -128,9 +130,10 @@ def test_training_step_matches_pytorch(case, dtype):
     params, buffers = dict(reference.named_parameters()), dict(reference.named_buffers())
     floor = max(float(p.grad.abs().max()) for p in params.values())
     # a running mean that is zero in exact arithmetic (a 1x1 conv of a BatchNorm output whose
-    # shift is still 0: ShuffleNet's branch 1) is compared on the scale of the largest statistic
-    stats_floor = max(float(buffers[m.source].abs().max()) for m in mapping
-                      if m.source not in params)
+    # shift is still 0: ShuffleNet's branch 1, EfficientNet's stage2.0.expand) is compared on
+    # the scale of the largest statistic
+    stats_floor = max((float(buffers[m.source].abs().max()) for m in mapping
+                       if m.source not in params), default=0.0)
     close(model.input_grad, tx.grad, tol, f"{name} input gradient")
     for m in mapping:
         if m.source in params:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_convnext import ConvNeXtTiny
 from torch_dropout import MaskedDropout
+from torch_efficientnet import EfficientNetB0
 from torch_hourglass_wavenet import StackedHourglass, WaveNet
 from torch_mobilenet_v3_large import MobileNetV3Large
 from torch_resnet_variants import PreActResNet164, ResNeXt50, WRN28x10
@@ -325,4 +326,5 @@ CLASSICS: dict[str, Callable[[], nn.Module]] = {
     "convnext_tiny": ConvNeXtTiny,
     "mobilenet_v3_large": MobileNetV3Large,
     "shufflenet_v2_x1_0": ShuffleNetV2,
+    "efficientnet_b0": EfficientNetB0,
 }

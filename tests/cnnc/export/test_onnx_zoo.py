@@ -17,7 +17,7 @@ from cnnc.zoo import zoo_names
 SMALL = {name: (3, 32, 32) for name in zoo_names()
          if name.startswith(("densenet", "googlenet", "resnet", "resnext", "vgg", "squeezenet",
                              "unet_milesial", "wrn", "preact", "mobilenet_v2", "mobilenet_v3",
-                             "shufflenet", "yolov1", "convnext"))}
+                             "shufflenet", "yolov1", "convnext", "efficientnet"))}
 SMALL |= {"googlenet_paper": None, "alexnet": (3, 64, 64), "alexnet_paper": (3, 96, 96),
           "alexnet_paper_2gpu": (3, 96, 96), "hourglass_hg8": (3, 64, 64),
           "unet_original": (1, 192, 192), "unet_scenes": (1, 32, 32),

@@ -40,7 +40,7 @@ MORE = [("mnist1d_cnn", None), ("resnet20_cifar", (3, 16, 16)), ("resnet50", (3,
         ("mobilenet_v1", None), ("squeezenet1_1", (3, 64, 64)), ("resnext50_32x4d", (3, 32, 32)),
         ("wrn28_10_cifar", None), ("preact_resnet164_cifar", None),
         ("nin_cifar10", None), ("hourglass_hg8", (3, 64, 64)),
-        ("wavenet", (256, 512))]
+        ("wavenet", (256, 512)), ("efficientnet_b0", (3, 64, 64))]
 
 
 def exported(name: str, shape, keep_bn: bool) -> tuple[object, torch.nn.Module, np.ndarray]:
