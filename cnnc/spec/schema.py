@@ -101,7 +101,11 @@ def json_schema() -> dict[str, Any]:
         "type": "object", "description": "a layer (`op:`) or a block instance (`block:`)",
         "if": {"required": ["block"]}, "then": {"$ref": "#/$defs/BlockCall"},
         "else": {"required": ["op"],
-                 "properties": {"op": {"enum": sorted(RULES), "description": "the layer's op"}},
+                 # an op may be an argument (`op: $act`): then its attributes are checked
+                 # once the block is expanded
+                 "properties": {"op": {"if": {"type": "string", "pattern": r"\$"},
+                                       "then": _EXPRESSION, "else": {"enum": sorted(RULES)},
+                                       "description": "the layer's op"}},
                  "allOf": [{"if": {"properties": {"op": {"const": op}}, "required": ["op"]},
                             "then": {"$ref": f"#/$defs/{rule.attrs.__name__}"}}
                            for op, rule in sorted(RULES.items())]}}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
+import cnnc
 from cnnc.cli import main
 from cnnc.spec.load import load_yaml
 from cnnc.spec.schema import json_schema
@@ -46,6 +48,11 @@ def test_mistakes_are_named_at_the_attribute_not_the_union(validator, layer, pat
 def test_expressions_are_accepted_wherever_a_value_is(validator):
     layer = {"op": "conv", "out": "$w * 2", "kernel": "$k", "padding": "same", "if": "$i > 0"}
     assert list(validator.iter_errors({"name": "t", "input": [3, 8, 8], "layers": [layer]})) == []
+    # the op itself, as the compiler takes it: `op: $act` with `act: relu` in a block
+    spec = {"name": "t", "input": [3, 8, 8], "layers": [{"block": "b", "act": "sigmoid"}],
+            "blocks": {"b": {"args": {"act": "relu"}, "layers": [{"op": "$act"}]}}}
+    assert list(validator.iter_errors(spec)) == []
+    assert cnnc.compile_text(yaml.safe_dump(spec)).layers == ["b_1.sigmoid_1"]
 
 
 @pytest.mark.parametrize("padding, valid", [
