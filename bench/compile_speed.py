@@ -33,11 +33,13 @@ TORCH_MODELS = Path(__file__).resolve().parent.parent / "tests" / "runtime" / "t
 
 
 def best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
-    """The shortest of `repeats` runs, each after a full collection: the garbage an earlier run
-    left (either side's) is not collected inside this one; what a run allocates itself is."""
+    """The shortest of `repeats` runs in a row, after a full collection: the garbage earlier
+    runs left (either side's) is not collected inside these, what a run allocates itself is.
+    Once, not before each run: a collection walks the whole heap (torch's too) and evicts the
+    caches a short run would find warm."""
+    gc.collect()
     times = []
     for _ in range(repeats):
-        gc.collect()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
