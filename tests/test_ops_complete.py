@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NO_PYTORCH = {
     "crop": "torchvision's CenterCrop is not installed; U-Net parity (test_parity.py) covers it",
     "dropout": "PyTorch draws its own masks; the kernel's mask statistics and scaling are tested",
+    "drop_path": "stochastic depth is torchvision's (not installed), not PyTorch's; the "
+                 "kernel's per-sample masks and scaling are tested",
 }
 # Where an op's name may be written: its rule and kernel, the fusion patterns, and the ONNX
 # import's tables (ONNX op type -> cnnc op, and the words torch's node names lack).

@@ -56,7 +56,7 @@ class TorchvisionCNBlock(nn.Module):
 
 def test_channels_first_block_computes_torchvisions():
     torch.manual_seed(0)
-    ours, theirs = CNBlock(8).double(), TorchvisionCNBlock(8).double()
+    ours, theirs = CNBlock(8, 0.0).double(), TorchvisionCNBlock(8).double()
     with torch.no_grad():
         ours.layer_scale.weight.uniform_(0.5, 1.5)
         for i, j in ((0, 0), (1, 2), (2, 3), (4, 5)):  # our block's layers, torchvision's

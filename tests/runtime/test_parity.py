@@ -116,7 +116,7 @@ def test_training_step_matches_pytorch(case, dtype):
     model, mapping = cnnc_model(compiled, start, dtype)
     y = model.forward(x, training=True)
     masks = [saved for step, saved in zip(model.plan.training.steps, model._tape.saved)
-             if step.op == "dropout" and saved is not None]
+             if step.op in ("dropout", "drop_path") and saved is not None]
     loss, dy = softmax_cross_entropy(np, y, labels)
     grads = model.backward(dy, input_grad=True)
     tx, ty, tloss = reference_step(reference, start, x, labels, masks)

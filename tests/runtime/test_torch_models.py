@@ -2,9 +2,9 @@
 
 Structure checks run on the meta device (shapes only, no memory, no arithmetic): parameters and
 BatchNorm statistics one for one in the spec's order, totals and MACs equal to the reference
-figures, and the attributes of every BN, LayerNorm, GELU, dropout, LRN and pool equal to the
-spec's; and measure_figures.py, run on each model, gives its whole entry of the reference
-figures. A forward pass of real numbers then checks the output shape (on the meta device for
+figures, and the attributes of every BN, LayerNorm, GELU, dropout, stochastic depth, LRN and
+pool equal to the spec's; and measure_figures.py, run on each model, gives its whole entry of
+the reference figures. A forward pass of real numbers then checks the output shape (on the meta device for
 the 3D U-Net, too big for these CPUs), and the dropout masks are checked by value.
 """
 
@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 
 from measure_figures import measure
 from torch import nn
+from torch_dropout import MaskedStochasticDepth
 from torch_models import MODELS, MaskedDropout, build, state_tensors
 
 from cnnc.compiler import Compiled, compile_file
@@ -124,6 +125,8 @@ def test_layer_attributes_match_spec(name):
     assert bns == [(a.eps, a.momentum, a.affine) for a in spec_layers(c, "batchnorm")]
     assert not of(nn.Dropout), "dropouts must be MaskedDropout"
     assert [m.p for m in of(MaskedDropout)] == [a.p for a in spec_layers(c, "dropout")]
+    assert [(m.p, "row") for m in of(MaskedStochasticDepth)] == [
+        (a.p, a.mode) for a in spec_layers(c, "drop_path")]
     lns = [(m.eps, m.elementwise_affine) for m in of(nn.LayerNorm)]
     assert lns == [(a.eps, a.affine) for a in spec_layers(c, "layernorm")]
     assert [m.approximate for m in of(nn.GELU)] == [a.approximate for a in spec_layers(c, "gelu")]

@@ -11,13 +11,15 @@ network channels first, as the spec does:
 - the layer scale is a `layer_scale` module with a `weight (C)`, declared after the branch,
   where torchvision has a `layer_scale (C, 1, 1)` parameter of the block itself (which its
   state_dict lists before the branch's tensors);
-- stochastic depth is left out: it is the identity in inference and the spec has no op for it.
+Stochastic depth is torchvision's ("row" mode, 0.1 * k / 17 for the k-th of the 18 blocks),
+with masks a parity test can hand in (torch_dropout.py).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch_dropout import MaskedStochasticDepth
 
 EPS = 1e-6  # every LayerNorm of convnext_tiny
 
@@ -44,7 +46,7 @@ class CNBlock(nn.Module):
     """torchvision's CNBlock, channels first: 7x7 depthwise conv, LayerNorm, 1x1 to 4C, GELU,
     1x1 back to C, layer scale, added to the input."""
 
-    def __init__(self, dim: int, layer_scale: float = 1e-6) -> None:
+    def __init__(self, dim: int, sd_prob: float, layer_scale: float = 1e-6) -> None:
         super().__init__()
         self.block = nn.Sequential(
             nn.Conv2d(dim, dim, 7, padding=3, groups=dim),
@@ -54,9 +56,10 @@ class CNBlock(nn.Module):
             nn.Conv2d(4 * dim, dim, 1),
         )
         self.layer_scale = LayerScale(dim, layer_scale)
+        self.stochastic_depth = MaskedStochasticDepth(sd_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.layer_scale(self.block(x))
+        return x + self.stochastic_depth(self.layer_scale(self.block(x)))
 
 
 class ConvNeXtTiny(nn.Module):
@@ -73,8 +76,11 @@ class ConvNeXtTiny(nn.Module):
                 nn.Conv2d(3, self.WIDTHS[0], 4, stride=4), LayerNorm2d(self.WIDTHS[0], eps=EPS)
             )
         ]
+        total, k = sum(self.DEPTHS), 0  # blocks, and the index of the next
         for i, (depth, width) in enumerate(zip(self.DEPTHS, self.WIDTHS)):
-            layers.append(nn.Sequential(*(CNBlock(width) for _ in range(depth))))
+            layers.append(nn.Sequential(*(CNBlock(width, 0.1 * (k + j) / (total - 1.0))
+                                          for j in range(depth))))
+            k += depth
             if i + 1 < len(self.WIDTHS):
                 wider = self.WIDTHS[i + 1]
                 layers.append(

@@ -40,9 +40,41 @@ class MaskedDropout(nn.Module):
         return f"p={self.p}"
 
 
+class MaskedStochasticDepth(nn.Module):
+    """torchvision's StochasticDepth(p, "row"), except that in training it takes its mask from
+    the queue the dropouts share, when one is set (in forward order, as cnnc's steps run).
+
+    A mask has shape (N, 1, ...) and holds 0 or 1/(1-p) per sample; the output is `x * mask`.
+    Without a queue it draws its own, as torchvision does; inference, and p = 0, is the identity.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+        self.queue: list[Any] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        if self.queue is None:
+            return x * torch.empty(shape, dtype=x.dtype).bernoulli_(1 - self.p) / (1 - self.p)
+        if not self.queue:
+            raise RuntimeError("model.dropout_masks ran out: one mask is needed per drop call")
+        mask = torch.as_tensor(self.queue.pop(0), dtype=x.dtype, device=x.device)
+        if tuple(mask.shape) != shape:
+            raise ValueError(f"stochastic depth mask of shape {tuple(mask.shape)} for an output "
+                             f"of shape {tuple(x.shape)}")
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode=row"
+
+
 def share_mask_queue(model: nn.Module, inputs: tuple[Any, ...]) -> None:
-    """Forward pre-hook of the root model: hands its `dropout_masks` list to every dropout."""
+    """Forward pre-hook of the root model: hands its `dropout_masks` list to every dropout and
+    stochastic depth."""
     queue = getattr(model, "dropout_masks", None)
     for m in model.modules():
-        if isinstance(m, MaskedDropout):
+        if isinstance(m, (MaskedDropout, MaskedStochasticDepth)):
             m.queue = queue

@@ -4,16 +4,17 @@ SqueezeExcitation of torchvision/ops/misc.py), not from the cnnc spec.
 
 torchvision's module tree and names are kept, so its state_dict loads as it is: features.0 the
 stem, features.1 to features.7 the stages (an nn.Sequential of MBConv blocks each), features.8
-the 1x1 head conv, avgpool, classifier (dropout, fc). One change: stochastic depth is left out.
-It has no parameters and is the identity in inference; in training it drops a block's residual
-branch per sample, which the spec has no op for, so the reference computes what the spec does.
+the 1x1 head conv, avgpool, classifier (dropout, fc). Stochastic depth is torchvision's ("row"
+mode, 0.2 * k / 16 for the k-th of the sixteen blocks), created only on the blocks that add
+their input, where torchvision applies it, with masks a parity test can hand in
+(torch_dropout.py).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_dropout import MaskedDropout
+from torch_dropout import MaskedDropout, MaskedStochasticDepth
 
 # torchvision's _efficientnet_conf for B0 (width and depth 1.0, so no channel rounding applies):
 # (expand ratio t, kernel, stride of the first block, input channels, output channels, blocks)
@@ -53,7 +54,8 @@ class MBConv(nn.Module):
     depthwise k x k with the stride + BN + SiLU, squeeze-excitation to max(1, cin // 4), linear
     1x1 projection + BN; the input is added where the stride is 1 and cin == cout."""
 
-    def __init__(self, t: int, kernel: int, stride: int, cin: int, cout: int) -> None:
+    def __init__(self, t: int, kernel: int, stride: int, cin: int, cout: int,
+                 sd_prob: float) -> None:
         super().__init__()
         hidden = cin * t
         layers = [conv_bn_silu(cin, hidden)] if hidden != cin else []
@@ -62,9 +64,13 @@ class MBConv(nn.Module):
                    conv_bn_silu(hidden, cout, act=False)]
         self.block = nn.Sequential(*layers)
         self.use_res_connect = stride == 1 and cin == cout
+        if self.use_res_connect:
+            self.stochastic_depth = MaskedStochasticDepth(sd_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.block(x) + x if self.use_res_connect else self.block(x)
+        if not self.use_res_connect:
+            return self.block(x)
+        return self.stochastic_depth(self.block(x)) + x
 
 
 class EfficientNetB0(nn.Module):
@@ -74,10 +80,13 @@ class EfficientNetB0(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         layers: list[nn.Module] = [conv_bn_silu(3, STAGES[0][3], 3, stride=2)]
+        total, k = sum(stage[-1] for stage in STAGES), 0  # blocks, and the index of the next
         for t, kernel, stride, cin, cout, n in STAGES:
             layers.append(nn.Sequential(*(MBConv(t, kernel, stride if i == 0 else 1,
-                                                 cin if i == 0 else cout, cout)
+                                                 cin if i == 0 else cout, cout,
+                                                 0.2 * float(k + i) / total)
                                           for i in range(n))))
+            k += n
         layers.append(conv_bn_silu(STAGES[-1][4], 4 * STAGES[-1][4]))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)

@@ -77,7 +77,8 @@ CASES = {
     "activations": (IMAGE, ("{op: leaky_relu, negative_slope: 0.2}\n  - {op: relu6}\n  - {op: "
                            "gelu}\n  - {op: gelu, approximate: tanh}\n  - {op: silu}\n  - {op: "
                            "hardswish}\n  - {op: hardsigmoid}\n  - {op: tanh}\n  - {op: "
-                           "softmax}\n  - {op: identity}\n  - {op: dropout, p: 0.3}")),
+                           "softmax}\n  - {op: identity}\n  - {op: dropout, p: 0.3}\n  - {op: "
+                           "drop_path, p: 0.2}")),
     "norms": (IMAGE, ("{op: batchnorm}\n  - {op: batchnorm, affine: false}\n  - {op: "
                      "layernorm}\n  - {op: layernorm, affine: false, eps: 0.001}\n  - {op: "
                      "groupnorm, groups: 2}\n  - {op: groupnorm, groups: 4, affine: false}\n"
