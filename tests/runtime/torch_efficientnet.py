@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch_dropout import MaskedDropout, MaskedStochasticDepth
+from torch_squeeze_excitation import SqueezeExcitation
 
 # torchvision's _efficientnet_conf for B0 (width and depth 1.0, so no channel rounding applies):
 # (expand ratio t, kernel, stride of the first block, input channels, output channels, blocks)
@@ -32,23 +33,6 @@ def conv_bn_silu(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: 
     return nn.Sequential(*layers, *([nn.SiLU()] if act else []))
 
 
-class SqueezeExcitation(nn.Module):
-    """torchvision's SqueezeExcitation with SiLU: global avg pool, 1x1 conv (bias) to `squeeze`,
-    SiLU, 1x1 conv (bias) back, sigmoid; the input times that gate."""
-
-    def __init__(self, channels: int, squeeze: int) -> None:
-        super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.fc2 = nn.Conv2d(squeeze, channels, 1)
-        self.activation = nn.SiLU()
-        self.scale_activation = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.fc2(self.activation(self.fc1(self.avgpool(x))))
-        return self.scale_activation(scale) * x
-
-
 class MBConv(nn.Module):
     """torchvision's MBConv: 1x1 expansion to t x cin + BN + SiLU (none where that is cin),
     depthwise k x k with the stride + BN + SiLU, squeeze-excitation to max(1, cin // 4), linear
@@ -60,7 +44,7 @@ class MBConv(nn.Module):
         hidden = cin * t
         layers = [conv_bn_silu(cin, hidden)] if hidden != cin else []
         layers += [conv_bn_silu(hidden, hidden, kernel, stride, groups=hidden),
-                   SqueezeExcitation(hidden, max(1, cin // 4)),
+                   SqueezeExcitation(hidden, max(1, cin // 4), nn.SiLU(), nn.Sigmoid()),
                    conv_bn_silu(hidden, cout, act=False)]
         self.block = nn.Sequential(*layers)
         self.use_res_connect = stride == 1 and cin == cout

@@ -12,6 +12,7 @@ from functools import partial
 import torch
 from torch import nn
 from torch_dropout import MaskedDropout
+from torch_squeeze_excitation import SqueezeExcitation
 
 # torchvision's norm_layer for MobileNetV3 (TensorFlow's defaults: eps 1e-3, decay 0.99)
 BatchNorm = partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
@@ -43,24 +44,6 @@ class Hardsigmoid(nn.Module):
         return torch.clamp(x + 3, 0, 6) / 6
 
 
-class SqueezeExcitation(nn.Module):
-    """torchvision.ops.SqueezeExcitation with MobileNetV3's hardsigmoid (scale_activation): global
-    avg pool, 1x1 conv (with bias) to `squeeze` + ReLU, 1x1 conv back + hardsigmoid, times the
-    input."""
-
-    def __init__(self, channels: int, squeeze: int) -> None:
-        super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.fc2 = nn.Conv2d(squeeze, channels, 1)
-        self.activation = nn.ReLU()
-        self.scale_activation = Hardsigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.activation(self.fc1(self.avgpool(x)))
-        return self.scale_activation(self.fc2(scale)) * x
-
-
 class InvertedResidual(nn.Module):
     """torchvision's MobileNetV3 InvertedResidual: 1x1 expansion (where the expanded width
     differs from the input's), k x k depthwise with the stride, SE where the row has it, linear
@@ -76,7 +59,8 @@ class InvertedResidual(nn.Module):
         layers.append(conv_bn_act(expanded, expanded, kernel, stride, groups=expanded,
                                   act=activation))
         if se:
-            layers.append(SqueezeExcitation(expanded, make_divisible(expanded // 4)))
+            layers.append(SqueezeExcitation(expanded, make_divisible(expanded // 4), nn.ReLU(),
+                                            Hardsigmoid()))
         layers.append(conv_bn_act(expanded, cout, 1, act=None))
         self.block = nn.Sequential(*layers)
         self.use_res_connect = stride == 1 and cin == cout
