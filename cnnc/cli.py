@@ -221,6 +221,9 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--sync-bn", action="store_true", default=None,
                        help="under mpiexec: BatchNorm statistics over every rank's share of "
                             "the batch (each rank's own)")
+    train.add_argument("--shards", type=_whole(1), metavar="S",
+                       help="compute each batch as S fixed shards, so that any number of ranks "
+                            "that divides S trains to the same bits (one a rank)")
     train.add_argument("--seed", type=_whole(0, 2**32 - 1), metavar="S",
                        help="initialisation, shuffling, dropout and data generation (0)")
     train.add_argument("--out", type=FsPath, metavar="DIR", help="where checkpoint, metrics "

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from cnnc_runtime import shards
 from cnnc_runtime.plan import Schedule
 
 
@@ -31,8 +32,8 @@ def forward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType], 
         extra = {"rng": rng} if getattr(kernel, "USES_RNG", False) else {}
         if step.outputs:
             extra["outputs"] = step.outputs
-        y, saved = kernel.forward(xp, [values[n] for n in step.inputs], params, step.attrs,
-                                  training, **extra)
+        y, saved = shards.forward(kernel, xp, [values[n] for n in step.inputs], params,
+                                  step.attrs, training, **extra)
         if step.outputs:  # (output, *extras): indices, read by later steps, get no gradient
             y, *extras = y
             values.update(zip((f"{step.id}.{o}" for o in step.outputs), extras))
@@ -69,7 +70,7 @@ def backward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType],
         extra = {}
         if getattr(kernel, "SKIPS_DX", False):
             extra["need_dx"] = input_grad or tuple(step.inputs) != ("input",)
-        dinputs, dparams = kernel.backward(xp, dy, saved, params, step.attrs, **extra)
+        dinputs, dparams = shards.backward(kernel, xp, dy, saved, params, step.attrs, **extra)
         for name, dx in zip(step.inputs, dinputs):
             if dx is not None and (input_grad or name != "input"):
                 grads[name] = grads[name] + dx if name in grads else dx
@@ -78,3 +79,4 @@ def backward(xp: ModuleType, sched: Schedule, kernels: Mapping[str, ModuleType],
             if on_grad is not None:
                 on_grad(step.params[local], dp)
     return dtensors, grads.get("input")
+

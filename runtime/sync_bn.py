@@ -1,4 +1,4 @@
-"""Synchronised BatchNorm (--sync-bn): batch statistics over the global batch of every rank.
+"""Synchronised BatchNorm (--sync-bn), and BatchNorm's sums under shards.split.
 
 By default each rank normalises with the statistics of its own share, as PyTorch's
 DistributedDataParallel does. Inside `across(world)` the BatchNorm kernels (batchnorm.py and
@@ -7,8 +7,13 @@ squares about the mean in forward, and the two gradient sums in backward, each a
 the ranks, so N ranks compute what one process computes with the whole batch. The parameter
 gradients stay each rank's own (the data-parallel average adds them up like the rest).
 
-Outside `across` nothing changes: `active()` is False and `batch_sums` returns its input, so a
-single process runs the kernels' own code, bit for bit.
+The same path serves a batch in shards (runtime/shards.py): each shard's partial sums, in
+float64, added in the shards' tree and then over the ranks (2 ranks: the tree's top), and
+the parameter gradients as the executor adds a per-image layer's, each shard's rounded to
+the parameter's dtype and then added in the tree. So one process's S shards and N ranks' S/N
+each give the same bits.
+
+Outside both (`active()` False) nothing changes: the kernels run their own code, bit for bit.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnc_runtime import shards
 from cnnc_runtime.device import to_host
 
 _world: Any = None  # the ranks the statistics span, while `across` holds
@@ -36,7 +42,8 @@ def across(world: Any) -> Iterator[None]:
 
 
 def active() -> bool:
-    return _world is not None
+    """Whether the BatchNorm kernels take their sums from here: synchronised, or in shards."""
+    return _world is not None or shards.local() > 1
 
 
 def count(x: Any) -> int:
@@ -44,33 +51,41 @@ def count(x: Any) -> int:
     return x.size // x.shape[1] * (_world.size if _world is not None else 1)
 
 
-def _sum(xp: Any, rows: list[Any]) -> list[Any]:
-    """Each (C,) array summed over the ranks, in float64 (one allreduce for all)."""
-    local = np.stack([to_host(r).astype(np.float64) for r in rows])  # (K, C)
-    total = _world.sum(local)
-    return [xp.asarray(t) for t in total]
-
-
-def _channel_sum64(xp: Any, x: Any) -> Any:
+def _partials(xp: Any, x: Any) -> Any:
+    """(shards, C) float64: each shard's per-channel sum of x (N, C, ...). Each (image,
+    channel) row sums along its contiguous axis in x's dtype, then a shard's rows in float64:
+    one process's channel_sum (batchnorm.py) when there is one shard."""
     n, c = x.shape[:2]
-    return x.reshape(n, c, -1).sum(axis=2).sum(axis=0, dtype=xp.float64)  # (C,)
+    rows = x.reshape(n, c, -1).sum(axis=2)  # (N, C)
+    return xp.stack([r.sum(axis=0, dtype=xp.float64) for r in shards.pieces(rows)])
+
+
+def _totals(xp: Any, partials: list[Any]) -> list[Any]:
+    """Each (shards, C) partial summed in the shards' tree and then over the ranks: (C,)
+    float64 arrays (one allreduce for all)."""
+    local = [shards.tree(list(p)) for p in partials]
+    if _world is None:
+        return local
+    total = _world.sum(np.stack([to_host(t) for t in local]))  # (K, C)
+    return [xp.asarray(t) for t in total]
 
 
 def centred(xp: Any, x: Any) -> tuple[Any, Any, Any]:
     """(mean (C,), biased var (C,), x - mean) of x (N, C, ...) over the global batch: two
-    allreduces, the mean's and then the squares' about it (two passes, as in one process)."""
+    reductions, the mean's and then the squares' about it (two passes, as in one process)."""
     m = count(x)
-    (total,) = _sum(xp, [_channel_sum64(xp, x)])
+    (total,) = _totals(xp, [_partials(xp, x)])
     mean = (total / m).astype(x.dtype)  # (C,)
     xc = x - mean.reshape((1, -1) + (1,) * (x.ndim - 2))
-    (squares,) = _sum(xp, [_channel_sum64(xp, xp.square(xc))])
+    (squares,) = _totals(xp, [_partials(xp, xp.square(xc))])
     return mean, (squares / m).astype(x.dtype), xc
 
 
-def batch_sums(xp: Any, dbias: Any, dweight: Any, m: int) -> tuple[Any, Any, int]:
-    """The backward's per-channel sum(dy) and sum(dy * xhat) (C,) and their count m, over the
-    global batch; as given when not synchronised."""
-    if _world is None:
-        return dbias, dweight, m
-    total, dot = _sum(xp, [dbias, dweight])
-    return total.astype(dbias.dtype), dot.astype(dweight.dtype), m * _world.size
+def gradient_sums(xp: Any, g: Any, xhat: Any) -> tuple[Any, Any, Any, Any, int]:
+    """The backward's sums of g and g * xhat (N, C, ...) per channel: (dbias, dweight), this
+    rank's parameter gradients, and (total, dot, m), their sums over the global batch with
+    its count, for dx."""
+    parts = [_partials(xp, g), _partials(xp, g * xhat)]
+    dbias, dweight = (shards.tree(list(p.astype(g.dtype))) for p in parts)
+    total, dot = (t.astype(g.dtype) for t in _totals(xp, parts))
+    return dbias, dweight, total, dot, count(g)

@@ -32,7 +32,7 @@ from typing import TextIO
 
 import numpy as np
 
-from cnnc_runtime import checkpoint, distributed, metrics, sync_bn
+from cnnc_runtime import checkpoint, distributed, metrics, shards, sync_bn
 from cnnc_runtime.augment import mirror_half, random_crop
 from cnnc_runtime.data import Dataset
 from cnnc_runtime.device import batches_on, to_host
@@ -70,6 +70,7 @@ class TrainConfig:
     val_split: float = 0.0  # the fraction of the training split held out for validation
     seed: int = 0
     sync_bn: bool = False  # several ranks: BatchNorm statistics over the global batch
+    shards: int = 0  # each batch in this many shards: the same bits on any N (0: one a rank)
 
 
 @dataclass
@@ -117,19 +118,7 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
     all but `epochs`, which comes from `config` (so a finished run can be extended). `world`
     is the ranks to train over (distributed.world(): those mpiexec started, or one process)."""
     world = world or distributed.world()
-    if world.size > 1:
-        with sync_bn.across(world if config.sync_bn else None):
-            return _train(model, data, config, out, identity, log, resume, world)
-    return _train(model, data, config, out, identity, log, resume, world)
-
-
-def _train(model: Model, data: Data, config: TrainConfig, out: Path,
-           identity: Mapping[str, str], log: TextIO, resume: Path | None,
-           world: distributed.World) -> Outcome:
-    writer = world.rank == 0
-    if not writer:
-        log = io.StringIO()  # not a terminal: it gets one summary line an epoch, unread
-    position, outcome, saved = Position(), Outcome(), None
+    saved = None
     if resume is not None:
         saved = read_run(resume)
         config = _resumed_config(saved[1], config)
@@ -137,9 +126,35 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
     if steps_per_epoch == 0:
         raise RunError(f"the training split has {plural(len(data.x_train), 'example')}, fewer "
                        f"than one batch of {config.batch_size}: lower --batch-size")
-    if config.batch_size % world.size:
-        raise RunError(f"--batch-size {config.batch_size} does not split into {world.size} "
-                       f"equal shares, one per rank: make it a multiple of {world.size}")
+    per_rank = _shards_per_rank(config, world.size)
+    synced = world if config.sync_bn and world.size > 1 else None
+    with sync_bn.across(synced), shards.split(per_rank):
+        return _train(model, data, config, out, identity, log, resume, saved, steps_per_epoch,
+                      world)
+
+
+def _shards_per_rank(config: TrainConfig, ranks: int) -> int:
+    """This rank's shards of each batch (--shards, runtime/shards.py; one a rank by default)."""
+    total = config.shards or ranks
+    if config.shards and (total % ranks or ranks & (ranks - 1)):
+        raise RunError(f"--shards {total} cannot be shared by {ranks} ranks: each rank takes an "
+                       f"equal run of them, which needs a number of ranks that is a power of "
+                       f"two and divides them (1, 2, 4...): change -n or --shards")
+    if config.batch_size % total:
+        what = f"{total} shards" if config.shards else f"{ranks} equal shares, one per rank"
+        raise RunError(f"--batch-size {config.batch_size} does not split into {what}: make it "
+                       f"a multiple of {total}")
+    return total // ranks
+
+
+def _train(model: Model, data: Data, config: TrainConfig, out: Path,
+           identity: Mapping[str, str], log: TextIO, resume: Path | None,
+           saved: tuple[dict[str, np.ndarray], dict[str, str]] | None,
+           steps_per_epoch: int, world: distributed.World) -> Outcome:
+    writer = world.rank == 0
+    if not writer:
+        log = io.StringIO()  # not a terminal: it gets one summary line an epoch, unread
+    position, outcome = Position(), Outcome()
     optimizer = make_optimizer(config.optimizer, model.params, model.trainable, model.xp,
                                momentum=config.momentum, nesterov=config.nesterov,
                                weight_decay=config.weight_decay)

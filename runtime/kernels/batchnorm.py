@@ -8,6 +8,7 @@ Helpers reused by fused kernels (conv + BN + ReLU):
 - `channel_stats(xp, x) -> (mean, var)`: batch mean and biased variance per channel.
 - `update_running_stats(xp, params, mean, var, count, momentum)`: PyTorch's running update.
 - `scale_shift(xp, mean, inv_std, weight, bias) -> (scale, shift)`: y = x * scale + shift.
+- `gradient_sums(xp, g, xhat) -> (dbias, dweight, total, dot, m)`: the backward's sums.
 - `backward_from_xhat(xp, dy, xhat, inv_std, weight, training) -> (dx, dweight, dbias)`:
   the backward pass given the normalised input and 1/sqrt(var + eps).
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from cnnc_runtime import sync_bn
+
+BATCH_STATISTICS = True  # runs on the whole batch under shards.split (runtime/shards.py)
 
 
 def _axes(ndim: int) -> tuple[int, ...]:
@@ -89,6 +92,16 @@ def scale_shift(xp: Any, mean: Any, inv_std: Any, weight: Any | None,
     return scale, shift
 
 
+def gradient_sums(xp: Any, g: Any, xhat: Any) -> tuple[Any, Any, Any, Any, int]:
+    """(dbias, dweight, total, dot, m): sum(g) and sum(g * xhat) per channel (C,) as this
+    step's parameter gradients and as the sums over the batch that dx needs, with their
+    count; over every rank's batch under --sync-bn and in shards (runtime/sync_bn.py)."""
+    if sync_bn.active():
+        return sync_bn.gradient_sums(xp, g, xhat)
+    dbias, dweight = channel_sum(xp, g), channel_sum(xp, g * xhat)
+    return dbias, dweight, dbias, dweight, g.size // g.shape[1]
+
+
 def backward_from_xhat(xp: Any, dy: Any, xhat: Any | None, inv_std: Any, weight: Any | None,
                        training: bool) -> tuple[Any, Any | None, Any]:
     """Gradients of y = xhat * weight + bias given dy and xhat (N, C, ...), inv_std (C,).
@@ -98,14 +111,13 @@ def backward_from_xhat(xp: Any, dy: Any, xhat: Any | None, inv_std: Any, weight:
     map). In evaluation xhat may be None when no dweight is wanted (it is then None).
     """
     nd = dy.ndim
-    dbias = channel_sum(xp, dy)  # (C,)
-    dweight = None if xhat is None else channel_sum(xp, dy * xhat)  # (C,)
     scale = inv_std if weight is None else weight * inv_std  # (C,)
     if not training:
-        return dy * per_channel(scale, nd), dweight, dbias
+        dweight = None if xhat is None else channel_sum(xp, dy * xhat)  # (C,)
+        return dy * per_channel(scale, nd), dweight, channel_sum(xp, dy)
     # dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), written into one buffer; the
     # means over every rank's batch under --sync-bn (the parameter gradients stay this rank's)
-    total, dot, m = sync_bn.batch_sums(xp, dbias, dweight, dy.size // dy.shape[1])
+    dbias, dweight, total, dot, m = gradient_sums(xp, dy, xhat)
     dx = xp.multiply(xhat, per_channel(-dot / m, nd))
     dx += dy
     dx -= per_channel(total / m, nd)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnc_runtime import device, jit, sync_bn
+from cnnc_runtime import device, jit, shards, sync_bn
 from cnnc_runtime.kernels import batchnorm, conv, conv_bn_cpu
 
 BN = "bn."
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
+BATCH_STATISTICS = True  # runs on the whole batch under shards.split; its conv, shard by shard
 
 
 def _split(params: dict) -> tuple[dict, dict]:
@@ -47,7 +48,7 @@ def fused_forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bo
                   relu: bool) -> tuple:
     """z (N, O, *out) = bn(conv(x)), or relu(bn(conv(x))) with `relu`."""
     conv_params, bn_params = _split(params)
-    y, conv_saved = conv.forward(xp, inputs, conv_params, attrs["conv"], training)
+    y, conv_saved = shards.forward(conv, xp, inputs, conv_params, attrs["conv"], training)
     bn = attrs["bn"]
     if training:
         mean, var = moments(xp, y)
@@ -70,7 +71,8 @@ def backward(xp: Any, dy: Any, saved: Any, params: dict, attrs: dict,
     conv_params, bn_params = _split(params)
     dconv, dweight, dbias = normalise_backward(xp, dy, y, mean, inv_std, scale, beta, relu,
                                                training)
-    dinputs, dparams = conv.backward(xp, dconv, conv_saved, conv_params, attrs["conv"], need_dx)
+    dinputs, dparams = shards.backward(conv, xp, dconv, conv_saved, conv_params, attrs["conv"],
+                                       need_dx=need_dx)
     if "weight" in bn_params:
         dparams |= {BN + "weight": dweight, BN + "bias": dbias}
     return dinputs, dparams
@@ -132,14 +134,13 @@ def normalise_backward_reference(xp: Any, dz: Any, y: Any, mean: Any, inv_std: A
         z += batchnorm.per_channel(beta, nd)
         g = dz * (z > 0)
     xhat *= batchnorm.per_channel(inv_std, nd)
-    dbias = batchnorm.channel_sum(xp, g)
-    dweight = batchnorm.channel_sum(xp, g * xhat)
     if training:
-        total, dot, m = sync_bn.batch_sums(xp, dbias, dweight, y.size // y.shape[1])
+        dbias, dweight, total, dot, m = batchnorm.gradient_sums(xp, g, xhat)
         dy = xp.multiply(xhat, batchnorm.per_channel(-dot / m, nd))
         dy += g
         dy -= batchnorm.per_channel(total / m, nd)
     else:
+        dbias, dweight = batchnorm.channel_sum(xp, g), batchnorm.channel_sum(xp, g * xhat)
         dy = g.copy() if g is dz else g
     dy *= batchnorm.per_channel(scale, nd)
     return dy, dweight, dbias

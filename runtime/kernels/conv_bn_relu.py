@@ -12,6 +12,7 @@ from typing import Any
 from cnnc_runtime.kernels import conv_bn
 
 SKIPS_DX = True  # passes need_dx on (see conv.SKIPS_DX)
+BATCH_STATISTICS = True  # as conv_bn's
 
 
 def forward(xp: Any, inputs: list, params: dict, attrs: dict, training: bool) -> tuple:

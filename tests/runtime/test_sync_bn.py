@@ -1,6 +1,6 @@
 """--sync-bn's code path in one process (runtime/sync_bn.py): through a world of one rank it
 must compute what the BatchNorm kernels compute alone, unfused and fused, forward, backward and
-the running statistics, and outside `across` the kernels never call it."""
+the running statistics, and outside `across` (and shards.split) the kernels never call it."""
 
 import numpy as np
 import pytest
@@ -52,10 +52,15 @@ def test_the_sync_path_of_one_rank_is_batchnorm_itself(fuse):
                                    err_msg=name)
 
 
-def test_outside_across_nothing_is_synchronised():
+@pytest.mark.parametrize("fuse", [False, True])
+def test_outside_across_and_shards_the_kernels_never_ask(fuse, monkeypatch):
+    def asked(*args):
+        raise AssertionError("sync_bn was asked")
+
     assert not sync_bn.active()
-    dbias, dweight = np.ones(3), np.arange(3.0)
-    assert sync_bn.batch_sums(np, dbias, dweight, 12) == (dbias, dweight, 12)
+    monkeypatch.setattr(sync_bn, "centred", asked)
+    monkeypatch.setattr(sync_bn, "gradient_sums", asked)
+    step(fuse)
 
 
 def test_a_single_process_run_never_imports_mpi(tmp_path):

@@ -1,0 +1,104 @@
+"""A batch in shards (runtime/shards.py), in one process: the per-image layers run shard by
+shard and their gradients add in the fixed tree, so a batch in two shards gives, bit for bit,
+the sum of its halves run alone; BatchNorm still normalises over the whole batch; and the
+settings that cannot share the shards among the ranks are refused. The ranks' side (the same
+bits as one process) is tests/runtime/test_distributed.py's."""
+
+import numpy as np
+import pytest
+
+from cnnc import build_model, compile_file, compile_text
+from cnnc_runtime import jit, shards
+from cnnc_runtime.train import RunError, TrainConfig, _shards_per_rank
+
+POOLS = """
+name: pools
+input: [2, 8, 8]
+layers:
+  - {id: conv, op: conv, out: 4, kernel: 3, padding: 1, bias: false}
+  - {id: bn, op: batchnorm}
+  - {id: pool, op: maxpool, kernel: 2}
+  - {id: unpool, op: maxunpool, kernel: 2, from: [pool, pool.indices, bn]}
+  - {id: flatten, op: flatten}
+  - {id: fc, op: linear, out: 3}
+"""
+
+
+def test_the_tree_adds_halves_and_each_rank_run_is_a_subtree():
+    parts = list(np.random.default_rng(0).standard_normal((8, 5)).astype(np.float32) * 1e4)
+    assert np.array_equal(shards.tree(parts), shards.tree(parts[:4]) + shards.tree(parts[4:]))
+    quarters = [shards.tree(parts[j:j + 2]) for j in range(0, 8, 2)]
+    assert np.array_equal(shards.tree(parts), (quarters[0] + quarters[1])
+                          + (quarters[2] + quarters[3]))
+    # the order matters: a left-to-right sum rounds otherwise
+    big = [np.float32(x) for x in (1e8, 3.0, -1e8, 3.0)]
+    assert shards.tree(big) == (big[0] + big[1]) + (big[2] + big[3]) != sum(big[1:], big[0])
+
+
+def relative(a, b):
+    """The largest difference relative to b's largest value (some entries nearly cancel)."""
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def run(model, x, dy, k=1):
+    with shards.split(k):
+        y = model.forward(x, training=True)
+        return y, model.backward(dy)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_shards_give_the_bits_of_their_parts_run_alone(k):
+    """mnist1d_cnn (no BatchNorm), float32: what k ranks would compute, each its part."""
+    jit.set_threads(1)
+    model = build_model(compile_file("mnist1d_cnn"), dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 1, 40)).astype(np.float32)
+    dy = rng.standard_normal((16, 10)).astype(np.float32)
+    y, grads = run(model, x, dy, k)
+    parts = [run(model, xs, ds) for xs, ds in zip(shards.pieces(x, k), shards.pieces(dy, k))]
+    assert np.array_equal(y, np.concatenate([p[0] for p in parts]))
+    for name, g in grads.items():
+        assert np.array_equal(g, shards.tree([p[1][name] for p in parts])), name
+
+
+@pytest.mark.parametrize("spec, shape, fuse", [("resnet20_cifar", (3, 8, 8), True),
+                                               ("resnet20_cifar", (3, 8, 8), False),
+                                               (POOLS, None, True)])
+def test_batchnorm_in_shards_still_normalises_over_the_whole_batch(spec, shape, fuse):
+    """float64: the same function as without shards, to rounding, running statistics too; a
+    step with two outputs (the pool's indices) runs shard by shard as well."""
+    compiled = compile_text(spec) if shape is None else compile_file(spec, shape)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, *compiled.input_shape))
+    models = [build_model(compiled, dtype="float64", seed=0, fuse=fuse) for _ in range(2)]
+    dy = rng.standard_normal(models[0].forward(x).shape)
+    (y1, g1), (y2, g2) = run(models[0], x, dy), run(models[1], x, dy, 2)
+    assert relative(y2, y1) < 1e-12
+    for name in g1:
+        assert relative(g2[name], g1[name]) < 1e-10, name
+    for name, value in models[0].state.items():
+        assert relative(models[1].state[name], value) < 1e-12, name
+
+
+def test_evaluation_runs_the_whole_batch():
+    model = build_model(compile_file("mnist1d_cnn"), dtype="float64", seed=0)
+    x = np.random.default_rng(2).standard_normal((6, 1, 40))
+    with shards.split(4):  # 6 images do not split into 4: evaluation does not try
+        assert model.forward(x).shape == (6, 10)
+
+
+@pytest.mark.parametrize("settings, ranks, expected", [
+    ({"shards": 4, "batch_size": 16}, 2, 2), ({"batch_size": 12}, 3, 1),
+    ({"shards": 8, "batch_size": 16}, 1, 8)])
+def test_the_shards_of_each_rank(settings, ranks, expected):
+    assert _shards_per_rank(TrainConfig(**settings), ranks) == expected
+
+
+@pytest.mark.parametrize("settings, ranks, says", [
+    ({"shards": 6, "batch_size": 12}, 3, "a power of two and divides them"),
+    ({"shards": 2, "batch_size": 16}, 4, "cannot be shared by 4 ranks"),
+    ({"shards": 3, "batch_size": 16}, 1, "does not split into 3 shards: make it a multiple"),
+    ({"batch_size": 15}, 2, "2 equal shares, one per rank")])
+def test_shards_that_cannot_be_shared_are_refused(settings, ranks, says):
+    with pytest.raises(RunError, match=says):
+        _shards_per_rank(TrainConfig(**settings), ranks)
