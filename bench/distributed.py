@@ -6,8 +6,8 @@ resnet20_cifar at 3x32x32 in float32. Per run: images per second over the timed 
 WARMUP); the gradient bytes each rank sends a step (a ring allreduce sends 2 (N - 1) / N of
 the buffer); the time the step waits for the reduction after backward (what overlap did not
 hide); a blocking Allreduce of the whole gradient alone; and the compute (forward, backward,
-update) of one process. Then resnet50's compute per image at 224x224 (one thread, measured)
-and its gradient size, for the model.
+update) of one process. What a batch in shards (--shards) costs one process. Then resnet50's
+compute per image at 224x224 (one thread, measured) and its gradient size, for the model.
 
     python bench/distributed.py [--steps N]    # launches `mpiexec -n 1` and `-n 2` itself
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnc import build_model, compile_file
-from cnnc_runtime import jit
+from cnnc_runtime import jit, shards
 from cnnc_runtime.distributed import ParallelStep, world
 from cnnc_runtime.optim import make_optimizer
 from cnnc_runtime.train import _train_step
@@ -77,6 +77,26 @@ def rank_job(steps: int) -> None:
             "grad_bytes": grad_bytes, "sent_bytes": int(2 * (w.size - 1) / w.size * grad_bytes),
             "wait_s": statistics.median(waits) if waits else 0.0,
             "allreduce_s": statistics.median(alone) if alone else 0.0}))
+
+
+def shard_cost(steps: int) -> dict[int, float]:
+    """One process, one thread, 2 * PER_RANK images a step in 1, 2 and 4 shards (--shards,
+    runtime/shards.py): the median step seconds of each, their steps interleaved (noise)."""
+    jit.set_threads(1)
+    model = build_model(compile_file("resnet20_cifar", (3, 32, 32)), seed=0)
+    optimizer = make_optimizer("sgd", model.params, model.trainable, np, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2 * PER_RANK, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 2 * PER_RANK)
+    times: dict[int, list[float]] = {1: [], 2: [], 4: []}
+    for i in range(WARMUP + steps):
+        for k, seconds in times.items():
+            with shards.split(k):
+                t = time.perf_counter()
+                _train_step(model, optimizer, x, y, 0.01)
+                if i >= WARMUP:
+                    seconds.append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def resnet50() -> dict:
@@ -133,6 +153,10 @@ def main() -> None:
     print(f"  gradient {two['grad_bytes'] / 1e6:.2f} MB a step; each rank sends "
           f"{two['sent_bytes'] / 1e6:.2f} MB; a blocking allreduce of it alone takes "
           f"{two['allreduce_s'] * 1e3:.2f} ms against {one['step_s'] * 1e3:.0f} ms of compute")
+    cost = shard_cost(args.steps)
+    print(f"one process, {2 * PER_RANK} images a step in 1 / 2 / 4 shards (--shards): step "
+          + " / ".join(f"{cost[k] * 1e3:.0f}" for k in cost) + " ms ("
+          + " / ".join(f"{cost[k] / cost[1]:.2f}x" for k in cost) + ")")
     r50 = resnet50()
     step = r50["seconds_per_image"] * PER_RANK
     print(f"resnet50 224x224 float32, 1 thread: {r50['seconds_per_image']:.2f} s per image "

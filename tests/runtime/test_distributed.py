@@ -49,9 +49,9 @@ def relative(a: dict, b: dict) -> float:
     return max(float(np.abs(a[k] - b[k]).max() / np.abs(a[k]).max()) for k in a)
 
 
-def two_ranks(out: Path, runs: dict) -> None:
+def ranks_run(out: Path, runs: dict, n: int = 2) -> None:
     args = [json.dumps({"name": name} | settings) for name, settings in runs.items()]
-    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(JOB), str(out), *args],
+    done = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, str(JOB), str(out), *args],
                           check=False, env=ENV, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -65,7 +65,7 @@ def runs(tmp_path_factory):
     jit.set_threads(1)
     resume = {"spec": "mnist1d_cnn", "steps": 20}
     job.train_run(out, "part1", **resume)
-    two_ranks(out, RUNS | {"part2": resume | {"resume": "part1", "epochs": 2}})
+    ranks_run(out, RUNS | {"part2": resume | {"resume": "part1", "epochs": 2}})
     ranks = {name: dict(np.load(out / name / "weights.npz")) for name in RUNS}
     alone = {name: job.train_run(out / "alone", name, **settings)
              for name, settings in RUNS.items()}
@@ -85,6 +85,18 @@ def test_in_shards_two_ranks_take_one_process_steps_bit_for_bit(runs, name):
     ranks, alone = runs
     for tensor, value in alone[name].items():
         assert np.array_equal(ranks[name][tensor], value), tensor
+
+
+def test_four_ranks_in_shards_take_one_process_steps_bit_for_bit(tmp_path):
+    """Over 2 cores, 4 ranks of 4 images each: the ranks' sums pair neighbours first, as the
+    shards' tree does (MPICH's allreduce; runtime/shards.py)."""
+    run = {"spec": "resnet20_cifar", "sync_bn": True, "dtype": "float32", "shards": 4,
+           "steps": 20}
+    ranks_run(tmp_path, {"four": run}, n=4)
+    ranks = dict(np.load(tmp_path / "four" / "weights.npz"))
+    jit.set_threads(1)
+    for tensor, value in job.train_run(tmp_path / "alone", "four", **run).items():
+        assert np.array_equal(ranks[tensor], value), tensor
 
 
 def test_without_sync_bn_each_rank_normalises_by_its_own_share(runs):
@@ -169,6 +181,6 @@ def test_two_gpu_ranks_reduce_through_nccl_to_the_weights_of_one_gpu(tmp_path):
     if not cupy.is_available() or cupy.cuda.runtime.getDeviceCount() < 2:
         pytest.skip("needs 2 CUDA GPUs")
     settings = {"spec": "resnet20_cifar", "sync_bn": True, "device": "gpu", "steps": 20}
-    two_ranks(tmp_path, {"gpu": settings})
+    ranks_run(tmp_path, {"gpu": settings})
     alone = job.train_run(tmp_path / "alone", "gpu", **settings)
     assert relative(alone, dict(np.load(tmp_path / "gpu" / "weights.npz"))) < 1e-10

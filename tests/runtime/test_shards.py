@@ -6,6 +6,7 @@ bits as one process) is tests/runtime/test_distributed.py's."""
 
 import numpy as np
 import pytest
+from parity_cases import CASES
 
 from cnnc import build_model, compile_file, compile_text
 from cnnc_runtime import jit, shards
@@ -102,3 +103,25 @@ def test_the_shards_of_each_rank(settings, ranks, expected):
 def test_shards_that_cannot_be_shared_are_refused(settings, ranks, says):
     with pytest.raises(RunError, match=says):
         _shards_per_rank(TrainConfig(**settings), ranks)
+
+
+@pytest.mark.parametrize("name", [n for n, (_, batch) in CASES.items() if batch > 1])
+def test_every_kernel_of_the_parity_models_in_shards_computes_the_same_function(name):
+    """float64, one image a shard: a kernel without BATCH_STATISTICS that mixed the images
+    of its batch would compute another function here."""
+    shape, batch = CASES[name]
+    model = build_model(compile_file(name, shape), dtype="float64", seed=0)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, *model.plan.input_shape))
+    dy = rng.standard_normal(model.forward(x).shape)
+    model.reseed(0)
+    y1, g1 = run(model, x, dy)
+    model.reseed(0)  # dropout draws the same masks, shard after shard
+    y2, g2 = run(model, x, dy, batch)
+    assert relative(y2, y1) < 1e-12
+    noise = 1e-10 * max(float(np.abs(g).max()) for g in g1.values())
+    for tensor, g in g1.items():  # a bias a BatchNorm follows has gradient 0, to rounding
+        if np.abs(g).max() > noise:
+            assert relative(g2[tensor], g) < 1e-9, tensor
+        else:
+            assert np.abs(g2[tensor]).max() < noise, tensor
