@@ -87,11 +87,13 @@ class Model:
         for name, value in tensors.items():
             self.set(name, value)
 
-    def reseed(self, seed: Any) -> None:
-        """A fresh generator for dropout from `seed` (an int or a list of them), made only when
-        the training plan draws: on a GPU a generator is megabytes of cuRAND state."""
+    def reseed(self, *seeds: Any) -> None:
+        """A fresh generator for dropout from a seed (an int or a list of them), or one per
+        shard from several (runtime/shards.py); made only when the training plan draws: on a
+        GPU a generator is megabytes of cuRAND state."""
         if self.draws:
-            self.rng = self.xp.random.default_rng(seed)
+            rngs = [self.xp.random.default_rng(seed) for seed in seeds]
+            self.rng = rngs[0] if len(rngs) == 1 else rngs
 
     def changed(self) -> None:
         """Parameters or state changed in place: refold the inference weights on next use."""

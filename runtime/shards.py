@@ -10,7 +10,8 @@ the kernel sees the same shard whatever else the batch holds), and every sum ove
 adds the shards' partial sums in one fixed tree (`tree`). The ranks hold contiguous runs of
 shards, each a subtree (N a power of two dividing S), and MPI adds their two halves at the
 top, so N ranks with S/N shards each compute one process's S shards bit for bit. The
-BatchNorm sums take the same path (runtime/sync_bn.py).
+BatchNorm sums take the same path (runtime/sync_bn.py), and dropout draws each shard's masks
+from that shard's generator when the model has one a shard (Model.reseed, runtime/train.py).
 
 The price is smaller GEMMs and a copy of each output. Outside `split` (k = 1) nothing
 changes.
@@ -78,7 +79,10 @@ def forward(kernel: ModuleType, xp: Any, inputs: list, params: dict, attrs: dict
     if _local == 1 or not training or _whole_batch(kernel):
         return run(xp, inputs, params, attrs, training, **extra)
     outs, saved = Shards(), Shards()
-    for part in zip(*(pieces(x) for x in inputs)):
+    rngs = extra.get("rng")  # dropout: a generator for each shard when given a list
+    for j, part in enumerate(zip(*(pieces(x) for x in inputs))):
+        if isinstance(rngs, list):
+            extra["rng"] = rngs[j]
         y, s = run(xp, list(part), params, attrs, training, **extra)
         outs.append(y)
         saved.append(s)

@@ -147,6 +147,16 @@ def _shards_per_rank(config: TrainConfig, ranks: int) -> int:
     return total // ranks
 
 
+def _dropout_seeds(config: TrainConfig, step: int, world: distributed.World) -> list[list[int]]:
+    """The seeds of dropout's generators for a step: with --shards one a shard, from (seed,
+    step, shard), so the masks are the same for any N; otherwise this rank's own, from (seed,
+    step, rank), so they depend on N."""
+    if config.shards:
+        k = config.shards // world.size
+        return [[config.seed, step, world.rank * k + j] for j in range(k)]
+    return [[config.seed, step, *([world.rank] * (world.size > 1))]]
+
+
 def _train(model: Model, data: Data, config: TrainConfig, out: Path,
            identity: Mapping[str, str], log: TextIO, resume: Path | None,
            saved: tuple[dict[str, np.ndarray], dict[str, str]] | None,
@@ -192,8 +202,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
                     save()
                     return _ended(outcome, "interrupted", f"interrupted at epoch {epoch + 1}, "
                                   f"step {position.step}; saved {out / CHECKPOINT}")
-                # dropout: each rank draws for its own share (the draws then depend on N)
-                model.reseed([config.seed, position.step, *([world.rank] * (world.size > 1))])
+                model.reseed(*_dropout_seeds(config, position.step, world))
                 lr = schedule.lr(position.step)
                 loss, correct, seen, images = step(model, optimizer, x, y, lr)
                 if not math.isfinite(loss):

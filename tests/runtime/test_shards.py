@@ -10,7 +10,7 @@ from parity_cases import CASES
 
 from cnnc import build_model, compile_file, compile_text
 from cnnc_runtime import jit, shards
-from cnnc_runtime.train import RunError, TrainConfig, _shards_per_rank
+from cnnc_runtime.train import RunError, TrainConfig, _dropout_seeds, _shards_per_rank
 
 POOLS = """
 name: pools
@@ -60,6 +60,54 @@ def test_shards_give_the_bits_of_their_parts_run_alone(k):
     assert np.array_equal(y, np.concatenate([p[0] for p in parts]))
     for name, g in grads.items():
         assert np.array_equal(g, shards.tree([p[1][name] for p in parts])), name
+
+
+DROPS = """
+name: drops
+input: [2, 6, 6]
+layers:
+  - {id: conv, op: conv, out: 4, kernel: 3, padding: 1}
+  - {id: drop, op: drop_path, p: 0.5}
+  - {id: skip, op: add, from: [conv, drop]}
+  - {id: flatten, op: flatten}
+  - {id: dropout, op: dropout, p: 0.3}
+  - {id: fc, op: linear, out: 3}
+"""
+
+
+def test_each_shard_draws_from_its_own_generator():
+    """Dropout and drop_path with one seed a shard, as --shards gives them: the masks of
+    the ranks that each compute their part with their seeds."""
+    model = build_model(compile_text(DROPS), dtype="float32", seed=0)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 2, 6, 6)).astype(np.float32)
+    dy = rng.standard_normal((8, 3)).astype(np.float32)
+    model.reseed(*([7, j] for j in range(4)))
+    y, grads = run(model, x, dy, 4)
+    parts = []
+    for j, (xs, ds) in enumerate(zip(shards.pieces(x, 4), shards.pieces(dy, 4))):
+        model.reseed([7, j])
+        parts.append(run(model, xs, ds))
+    assert np.array_equal(y, np.concatenate([p[0] for p in parts]))
+    for name, g in grads.items():
+        assert np.array_equal(g, shards.tree([p[1][name] for p in parts])), name
+    model.reseed(*([8, j] for j in range(4)))
+    assert not np.array_equal(run(model, x, dy, 4)[0], y)  # other seeds, other masks
+
+
+class Rank:
+    def __init__(self, rank, size):
+        self.rank, self.size = rank, size
+
+
+def test_the_dropout_seeds_of_a_shard_do_not_depend_on_the_ranks():
+    config = TrainConfig(shards=4, seed=5)
+    alone = _dropout_seeds(config, 9, Rank(0, 1))
+    assert alone == [[5, 9, j] for j in range(4)]
+    assert _dropout_seeds(config, 9, Rank(0, 2)) + _dropout_seeds(config, 9, Rank(1, 2)) == alone
+    # without --shards: one generator, the rank's own when there are several
+    assert _dropout_seeds(TrainConfig(seed=5), 9, Rank(1, 2)) == [[5, 9, 1]]
+    assert _dropout_seeds(TrainConfig(seed=5), 9, Rank(0, 1)) == [[5, 9]]
 
 
 @pytest.mark.parametrize("spec, shape, fuse", [("resnet20_cifar", (3, 8, 8), True),
