@@ -18,7 +18,7 @@ Outside both (`active()` False) nothing changes: the kernels run their own code,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -81,11 +81,29 @@ def centred(xp: Any, x: Any) -> tuple[Any, Any, Any]:
     return mean, (squares / m).astype(x.dtype), xc
 
 
+def mean_var(xp: Any, x: Any, shard_sums: Callable[[Any, Any], Any]) -> tuple[Any, Any]:
+    """`centred`'s mean and variance (C,) from a compiled pass: shard_sums(x, None) gives each
+    shard's per-channel sum of x, shard_sums(x, mean) its sum of squares about the mean, each
+    (shards, C) in float64 (conv_bn_cpu.shard_sums)."""
+    m = count(x)
+    (total,) = _totals(xp, [shard_sums(x, None)])
+    mean = (total / m).astype(x.dtype)
+    (squares,) = _totals(xp, [shard_sums(x, mean)])
+    return mean, (squares / m).astype(x.dtype)
+
+
 def gradient_sums(xp: Any, g: Any, xhat: Any) -> tuple[Any, Any, Any, Any, int]:
     """The backward's sums of g and g * xhat (N, C, ...) per channel: (dbias, dweight), this
     rank's parameter gradients, and (total, dot, m), their sums over the global batch with
     its count, for dx."""
     parts = [_partials(xp, g), _partials(xp, g * xhat)]
-    dbias, dweight = (shards.tree(list(p.astype(g.dtype))) for p in parts)
-    total, dot = (t.astype(g.dtype) for t in _totals(xp, parts))
-    return dbias, dweight, total, dot, count(g)
+    return from_partials(xp, parts, g.dtype, g.size // g.shape[1])
+
+
+def from_partials(xp: Any, parts: list[Any], dtype: Any, values: int
+                  ) -> tuple[Any, Any, Any, Any, int]:
+    """`gradient_sums` from each shard's two sums, (shards, C) float64 each, over `values`
+    values per channel on this rank (a compiled pass gives them: conv_bn_cpu)."""
+    dbias, dweight = (shards.tree(list(p.astype(dtype))) for p in parts)
+    total, dot = (t.astype(dtype) for t in _totals(xp, parts))
+    return dbias, dweight, total, dot, values * (_world.size if _world is not None else 1)

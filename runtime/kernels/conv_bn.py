@@ -23,6 +23,7 @@ over the map for the backward alone).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from cnnc_runtime import device, jit, shards, sync_bn
@@ -84,6 +85,9 @@ def moments(xp: Any, y: Any) -> tuple[Any, Any]:
     """Batch mean and biased variance (C,) of y (N, C, *S) per channel; over every rank's
     batch under --sync-bn (runtime/sync_bn.py)."""
     if sync_bn.active():
+        if jit.enabled(xp):  # each shard's sums in one compiled pass, the mean's then the squares'
+            k = shards.local()
+            return sync_bn.mean_var(xp, y, lambda y, c: conv_bn_cpu.shard_sums(y, k, c))
         return sync_bn.centred(xp, y)[:2]
     if device.on_gpu(xp):
         return _moments(xp, y)
@@ -102,10 +106,14 @@ def normalise(xp: Any, y: Any, mean: Any, scale: Any, beta: Any, relu: bool) -> 
 def normalise_backward(xp: Any, dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any,
                        beta: Any, relu: bool, training: bool) -> tuple[Any, Any, Any]:
     """(dy (N, C, *S), dweight (C,), dbias (C,)) of `normalise`, through the batch statistics
-    when `training`; the reference's, with its sums over every rank, under --sync-bn."""
+    when `training`; its sums over every rank under --sync-bn, and shard by shard in shards."""
     if device.on_gpu(xp) and not sync_bn.active():
         return _normalise_backward(xp, dz, y, mean, inv_std, scale, beta, relu, training)
-    if jit.enabled(xp) and not sync_bn.active():
+    if jit.enabled(xp):
+        if sync_bn.active():  # each shard's sums, combined as sync_bn says
+            combine = partial(sync_bn.from_partials, xp)
+            return conv_bn_cpu.normalise_backward(dz, y, mean, inv_std, scale, beta, relu,
+                                                  training, shards.local(), combine)
         return conv_bn_cpu.normalise_backward(dz, y, mean, inv_std, scale, beta, relu, training)
     return normalise_backward_reference(xp, dz, y, mean, inv_std, scale, beta, relu, training)
 

@@ -8,6 +8,7 @@ The elementwise passes repeat the reference's operations in its order: the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,15 +32,49 @@ def moments(y: Any) -> tuple[Any, Any]:
     return (sums[:, 0] + mean).astype(y.dtype), var.astype(y.dtype)
 
 
+def shard_sums(y: Any, shards: int, centre: Any | None) -> Any:
+    """(shards, C) float64: each shard's per-channel sum of y (N, C, *S), or with `centre`
+    (C,) of (y - centre)^2 (runtime/sync_bn.py's mean_var)."""
+    sums = np.empty((shards, y.shape[1]), np.float64)
+    squared = centre is not None
+    _shard_sums(_rows(y), centre if squared else np.zeros(0, y.dtype), squared, sums)
+    return sums
+
+
+@jit.compiled(parallel=True)
+def _shard_sums(y: Any, centre: Any, squared: bool, sums: Any) -> None:
+    """sums[j, c] over shard j's images of channel c, one work item each (so the same bits
+    for any thread count and whatever other shards the batch holds)."""
+    n, c, s = y.shape
+    k = sums.shape[0]
+    per = n // k
+    for item in prange(k * c):
+        j, ch = item // c, item % c
+        m = np.float64(centre[ch]) if squared else 0.0
+        total = np.zeros(s, np.float64)
+        for i in range(j * per, (j + 1) * per):
+            for p in range(s):
+                v = np.float64(y[i, ch, p]) - m
+                total[p] += v * v if squared else v
+        sums[j, ch] = total.sum()
+
+
 def normalise_backward(dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any, beta: Any,
-                       relu: bool, training: bool) -> tuple[Any, Any, Any]:
+                       relu: bool, training: bool, shards: int = 1,
+                       combine: Callable | None = None) -> tuple[Any, Any, Any]:
+    """With `combine` (runtime/sync_bn.py's from_partials), the sums are each shard's and
+    combine makes the parameter gradients and the batch's sums of them."""
     dz3, y3 = _rows(dz), _rows(y)
-    sums = np.empty((y.shape[1], 2), np.float64)
+    sums = np.empty((shards, y.shape[1], 2), np.float64)
     _backward_sums(dz3, y3, mean, inv_std, scale, beta, relu, sums)
-    dbias, dweight = sums[:, 0].astype(y.dtype), sums[:, 1].astype(y.dtype)
     m = y.size // y.shape[1]
+    if combine is None:
+        dbias, dweight = sums[0, :, 0].astype(y.dtype), sums[0, :, 1].astype(y.dtype)
+        total, dot = dbias, dweight
+    else:
+        dbias, dweight, total, dot, m = combine([sums[:, :, 0], sums[:, :, 1]], y.dtype, m)
     zero = np.zeros_like(mean)
-    a, b = (-dweight / m, dbias / m) if training else (zero, zero)
+    a, b = (-dot / m, total / m) if training else (zero, zero)
     dy = np.empty_like(y)
     _backward_rows(dz3, y3, mean, inv_std, scale, beta, relu, a, b, _rows(dy))
     return dy, dweight, dbias
@@ -88,18 +123,22 @@ def _masked(dz: Any, yv: Any, m: Any, k: Any, b: Any, relu: bool) -> Any:
 @jit.compiled(parallel=True)
 def _backward_sums(dz: Any, y: Any, mean: Any, inv_std: Any, scale: Any, beta: Any,
                    relu: bool, sums: Any) -> None:
-    """sums[c] = (sum of g, sum of g * xhat) over channel c, g the ReLU-masked dz."""
+    """sums[j, c] = (sum of g, sum of g * xhat) over shard j's images of channel c, g the
+    ReLU-masked dz: one work item each, as in _shard_sums."""
     n, c, s = y.shape
-    for ch in prange(c):
+    shards = sums.shape[0]
+    per = n // shards
+    for item in prange(shards * c):
+        j, ch = item // c, item % c
         m, r, k, b = mean[ch], inv_std[ch], scale[ch], beta[ch]
         total, dot = np.zeros(s, np.float64), np.zeros(s, np.float64)
-        for i in range(n):
+        for i in range(j * per, (j + 1) * per):
             for p in range(s):
                 yv = y[i, ch, p]
                 g = _masked(dz[i, ch, p], yv, m, k, b, relu)
                 total[p] += g
                 dot[p] += np.float64(g) * ((yv - m) * r)
-        sums[ch, 0], sums[ch, 1] = total.sum(), dot.sum()
+        sums[j, ch, 0], sums[j, ch, 1] = total.sum(), dot.sum()
 
 
 @jit.compiled(parallel=True)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from gradcheck import check_kernel
 
+from cnnc_runtime import jit, shards
 from cnnc_runtime.fold import fold
 from cnnc_runtime.kernels import (
     batchnorm,
@@ -128,3 +129,25 @@ def test_compiled_bn_passes_equal_their_references(shape, loc, dtype, tol):
             for a, b in zip(got, want):
                 assert a.dtype == dtype
                 np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+
+
+@pytest.mark.twins
+@pytest.mark.parametrize("k", [2, 4])
+def test_compiled_bn_passes_in_shards_equal_their_references(k):
+    """In shards (and so under --sync-bn) the compiled passes give each shard's sums, which
+    add up as the NumPy path's do (runtime/sync_bn.py)."""
+    y = (3 + rng.standard_normal((8, 3, 5, 4))).astype(np.float32)
+    dz = rng.standard_normal(y.shape).astype(np.float32)
+    scale, beta = rng.uniform(0.5, 2, 3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    with shards.split(k):
+        got_stats = conv_bn.moments(np, y)
+        with jit.reference_kernels():
+            want_stats = conv_bn.moments(np, y)
+        for a, b in zip(got_stats, want_stats):
+            np.testing.assert_allclose(a, b, rtol=1e-5)
+        mean, inv_std = want_stats[0], (1 / np.sqrt(want_stats[1] + 1e-5)).astype(np.float32)
+        got = conv_bn.normalise_backward(np, dz, y, mean, inv_std, scale, beta, True, True)
+        with jit.reference_kernels():
+            want = conv_bn.normalise_backward(np, dz, y, mean, inv_std, scale, beta, True, True)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
