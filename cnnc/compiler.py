@@ -11,6 +11,7 @@ from typing import Any, Literal
 import networkx as nx
 from pydantic import ValidationError
 
+from cnnc import collector
 from cnnc.compiled import CompiledData, Totals
 from cnnc.errors import CnncError, Diagnostic, SpecError
 from cnnc.export import to_onnx
@@ -52,7 +53,8 @@ class Compiled(CompiledData):
     """A compiled network (cnnc/compiled.py) with its reports: table, JSON, diagram."""
 
     def to_json(self) -> dict[str, Any]:
-        return to_json(self)
+        with collector.paused():
+            return to_json(self)
 
     def table(self) -> str:
         return render_table(self)
@@ -213,7 +215,9 @@ def _checked_input_shape(given: Any) -> tuple[int, ...]:
 def compile_text(text: str, file: str = "<spec>", input_shape: tuple[int, ...] | None = None,
                  max_layers: int = MAX_LAYERS) -> Compiled:
     """Compile spec text; `max_layers` bounds the expanded network (blocks and repeats)."""
-    return compile_network(parse_spec(text, file, max_layers, input_shape), file, input_shape)
+    with collector.paused():
+        return compile_network(parse_spec(text, file, max_layers, input_shape), file,
+                               input_shape)
 
 
 def compile_file(path: str | FsPath, input_shape: tuple[int, ...] | None = None,
