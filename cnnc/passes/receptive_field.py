@@ -41,11 +41,18 @@ def merged_field(fields: list[ReceptiveField], xs: tuple, out: tuple[int, ...]) 
     squeeze-and-excitation gate, (C, 1, 1) times (C, H, W)) has no positions to step through, so
     its jump and start say nothing of the output's: they come from the inputs of the output's
     size, and the broadcast ones only widen the size."""
-    own = [i for i, x in enumerate(xs) if tuple(x[1:]) == tuple(out[1:])] or range(len(xs))
-    widest = max((fields[i] for i in own), key=lambda f: sum(a.size for a in f))
-    broadcast = [fields[i] for i in range(len(xs)) if i not in own]
+    sizes = tuple(out[1:])
+    own = [f for f, x in zip(fields, xs) if tuple(x[1:]) == sizes]
+    widest = max(own or fields, key=_breadth)
+    if len(own) in (0, len(fields)):  # nothing broadcast (most merges): that field as it is
+        return widest
+    broadcast = [f for f, x in zip(fields, xs) if tuple(x[1:]) != sizes]
     return tuple(a._replace(size=max([a.size, *(f[k].size for f in broadcast)]))
                  for k, a in enumerate(widest))
+
+
+def _breadth(field: ReceptiveField) -> float:
+    return sum([a.size for a in field])
 
 
 def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:

@@ -101,7 +101,6 @@ class Expander:
                     continue
                 if key is not None:
                     self.entries[key] = entry
-            entry = dict(entry)  # validate() writes into it
             kind = entry.get("op") or entry.get("block")
             if "op" in entry and "block" in entry:
                 self.error("type", "a layer has either `op` or `block`, not both", path, calls)
@@ -225,7 +224,7 @@ class Expander:
     def validate(self, entry: dict, path: Path, scope: Scope, local: str, args: dict[str, Any],
                  calls: tuple[CallSite, ...], training_only: bool, literal: bool) -> Any:
         """The layer's attributes, validated by its op's model; None after an error."""
-        data = entry if literal else self.substitute(entry, args, path, calls, scope)
+        data = dict(entry) if literal else self.substitute(entry, args, path, calls, scope)
         if data is None:
             return None
         data.pop("from", None)
