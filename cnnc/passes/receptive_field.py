@@ -42,11 +42,12 @@ def merged_field(fields: list[ReceptiveField], xs: tuple, out: tuple[int, ...]) 
     its jump and start say nothing of the output's: they come from the inputs of the output's
     size, and the broadcast ones only widen the size."""
     sizes = tuple(out[1:])
-    own = [f for f, x in zip(fields, xs) if tuple(x[1:]) == sizes]
-    widest = max(own or fields, key=_breadth)
-    if len(own) in (0, len(fields)):  # nothing broadcast (most merges): that field as it is
+    own, broadcast = [], []
+    for field, x in zip(fields, xs):
+        (own if tuple(x[1:]) == sizes else broadcast).append(field)
+    widest = max(own or broadcast, key=_breadth)
+    if not own or not broadcast:  # nothing broadcast (most merges): that field as it is
         return widest
-    broadcast = [f for f, x in zip(fields, xs) if tuple(x[1:]) != sizes]
     return tuple(a._replace(size=max([a.size, *(f[k].size for f in broadcast)]))
                  for k, a in enumerate(widest))
 
