@@ -271,6 +271,22 @@ class Expander:
                 return None
         return out
 
+    def release(self, top: Scope) -> None:
+        """Break the expansion's reference cycles, so that reference counting frees it now:
+        a scope refers to itself (its names, its result) and to its copies, which refer back
+        to it, and the resolver and the shape reader hold this expander. Left to the cycle
+        collector, densenet201's 3,500 objects cost its next collection 0.45 ms."""
+        scopes = [top]
+        while scopes:
+            scope = scopes.pop()
+            for made in scope.instances.values():
+                scopes.extend(made if isinstance(made, list) else (made,))
+            scope.names.clear()
+            scope.instances.clear()
+            scope.outputs.clear()
+            scope.result = None
+        self.__dict__.clear()
+
     def tensor_shape(self, name: str, text: str) -> Shape:
         """The shape of the input `$name` where an expression `text` is being evaluated."""
         scope, path = self.place
@@ -318,8 +334,9 @@ def expand(doc: SpecDoc, source: SourceMap, max_layers: int = MAX_LAYERS,
         if output is not None and INPUT_ID in output:
             ex.error("reference", "an output must be a layer, not the network input",
                      ("outputs", j), hint="name the layer whose result you want")
-    return Network(doc.name, doc.doc, shape, layers,
-                   [o for found in outputs if found is not None for o in found], source,
-                   ex.problems, broken, reads_shapes=ex.shapes is not None,
-                   known_shapes={n: s for n, s in ex.shapes.shapes.items() if s is not None}
-                   if ex.shapes else {})
+    known = {n: s for n, s in ex.shapes.shapes.items() if s is not None} if ex.shapes else {}
+    net = Network(doc.name, doc.doc, shape, layers,
+                  [o for found in outputs if found is not None for o in found], source,
+                  ex.problems, broken, reads_shapes=ex.shapes is not None, known_shapes=known)
+    ex.release(top)
+    return net

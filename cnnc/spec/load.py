@@ -219,21 +219,24 @@ def _number_problem(node: yaml.ScalarNode, tag: str,
 
 def _check_expansion(root: yaml.Node, file: str, problems: list[Diagnostic]) -> None:
     """Refuse a document that aliases expand past MAX_VALUES, counting each node once."""
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        if id(node) not in sizes:
-            if isinstance(node, yaml.SequenceNode):
-                sizes[id(node)] = 1 + sum(size(n) for n in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                sizes[id(node)] = 1 + sum(size(k) + size(v) for k, v in node.value)
-            else:
-                sizes[id(node)] = 1
-        return sizes[id(node)]
-
-    total = size(root)
+    total = _expanded_size(root, {})
     if total > MAX_VALUES:
         problems.append(Diagnostic(
             "limit", f"the document expands to {total:,} values through its aliases; a spec may "
                     f"have at most {MAX_VALUES:,}", _span(root, file),
             hint="aliases (`*name`) that use aliases multiply: use blocks and `repeat:`"))
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values `node` stands for with its aliases expanded; `sizes` by node id. A
+    module function, not a closure: a recursive closure refers to itself, and that cycle would
+    be left to the cycle collector."""
+    if id(node) not in sizes:
+        if isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] = 1 + sum(_expanded_size(n, sizes) for n in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            sizes[id(node)] = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes)
+                                      for k, v in node.value)
+        else:
+            sizes[id(node)] = 1
+    return sizes[id(node)]
