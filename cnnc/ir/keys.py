@@ -30,7 +30,9 @@ RECEPTIVE_FIELD = "receptive_field"  # trace_receptive_fields: ReceptiveField
 
 
 def node_table(g: nx.DiGraph) -> dict[str, dict[str, Any]]:
-    """Node id -> its attribute dict (the graph's own dicts: writes go to the graph). The passes
-    look nodes up here: a plain dict lookup is 3-4x cheaper than `g.nodes[n]` (NodeView), which
-    was 1-2 ms a pass on resnet152."""
-    return dict(g.nodes(data=True))
+    """Node id -> its attribute dict: the graph's own table (`DiGraph._node`, which networkx's
+    class notes describe for subclasses), so writes go to the graph and nothing is copied.
+    Add and remove nodes through the graph, never here. The passes look nodes up in it: a
+    plain dict lookup is 3-4x cheaper than `g.nodes[n]` (NodeView), which was 1-2 ms a pass
+    on resnet152, and a copy of it (`dict(g.nodes(data=True))`) cost each pass 30 us more."""
+    return g._node
