@@ -34,6 +34,7 @@ class AxisField(NamedTuple):  # a tuple, not a frozen dataclass: 3x cheaper to m
 
 
 ReceptiveField = tuple[AxisField, ...]
+IN_PLACE = Window(1, 1, 0)  # sees one unit, where it is: the field passes through unchanged
 
 
 def merged_field(fields: list[ReceptiveField], xs: tuple, out: tuple[int, ...]) -> ReceptiveField:
@@ -72,6 +73,9 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
             merged_field(fields, xs, data[keys.SHAPE])
         windows = rule.receptive(layer.attrs, xs)
-        if windows is not None and len(windows) == len(widest):
+        # a 1x1 convolution keeps its input's field, the same object: shared fields are
+        # made once and written to JSON once (report/json.py)
+        if windows is not None and len(windows) == len(widest) and \
+                any(w != IN_PLACE for w in windows):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))
         data[keys.RECEPTIVE_FIELD] = widest
