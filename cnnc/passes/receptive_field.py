@@ -20,7 +20,7 @@ from cnnc.ir import keys
 from cnnc.ir.build import split_value
 from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
-from cnnc.ops.base import Window
+from cnnc.ops.base import IDENTITY_WINDOW, Window
 
 
 class AxisField(NamedTuple):  # a tuple, not a frozen dataclass: 3x cheaper to make
@@ -34,7 +34,6 @@ class AxisField(NamedTuple):  # a tuple, not a frozen dataclass: 3x cheaper to m
 
 
 ReceptiveField = tuple[AxisField, ...]
-IN_PLACE = Window(1, 1, 0)  # sees one unit, where it is: the field passes through unchanged
 
 
 def merged_field(fields: list[ReceptiveField], xs: tuple, out: tuple[int, ...]) -> ReceptiveField:
@@ -76,6 +75,6 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
         # a 1x1 convolution keeps its input's field, the same object: shared fields are
         # made once and written to JSON once (report/json.py)
         if windows is not None and len(windows) == len(widest) and \
-                any(w != IN_PLACE for w in windows):
+                any(w != IDENTITY_WINDOW for w in windows):
             widest = tuple(a.through(w) for a, w in zip(widest, windows))
         data[keys.RECEPTIVE_FIELD] = widest
