@@ -151,13 +151,14 @@ def compile_network(net: Network, file: str,
     memory = measure_memory(g, order, net.outputs)
     table = node_table(g)
     nodes = [table[n] for n in order[1:]]
-    counts = [numel(d[keys.PARAMS]) for d in nodes]
+    # most layers have no parameters or buffers: an empty mapping is not summed
+    counts = [numel(p) if (p := d[keys.PARAMS]) else 0 for d in nodes]
     params = sum(counts)
     frozen = sum(n for n, d in zip(counts, nodes) if n and d[keys.LAYER].attrs.frozen)
     totals = Totals(
         params=params,
         trainable_params=params - frozen,
-        buffers=sum(numel(d[keys.BUFFERS]) for d in nodes),
+        buffers=sum(numel(b) for d in nodes if (b := d[keys.BUFFERS])),
         macs=sum(d[keys.MACS] for d in nodes if not d[keys.TRAINING_ONLY]),
         training_macs=sum(d[keys.MACS] for d in nodes),
         activation_bytes=memory.activation_bytes,

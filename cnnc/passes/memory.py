@@ -45,9 +45,9 @@ def measure_memory(g: nx.DiGraph, order: list[str], outputs: list[str]) -> Memor
         if i:
             layer = data[keys.LAYER]
             sizes = RULES[layer.op].size_inputs  # read for the shape alone: not kept for it
-            last_read.update(dict.fromkeys(
-                (v for port, v in enumerate(layer.inputs) if port not in sizes) if sizes else
-                layer.inputs, i))
+            for port, value in enumerate(layer.inputs):
+                if port not in sizes:
+                    last_read[value] = i
     for i, n in enumerate(steps):  # extra outputs that inference reads: a training-only
         if i and RULES[nodes[n][keys.LAYER].op].outputs:  # head's are not made
             for o in extra_reads(g, n):

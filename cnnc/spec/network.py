@@ -20,7 +20,7 @@ class CallSite:
     span: Span | None
 
 
-@dataclass
+@dataclass(slots=True)
 class LayerInstance:
     """One layer after expansion; an input is a layer id, `input`, or `<layer id>.<name>` for
     an extra output of that layer (Rule.outputs)."""

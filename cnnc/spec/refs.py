@@ -20,7 +20,7 @@ from cnnc.spec.network import INPUT_ID, qualify
 GATHER = "*"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Scope:
     """One list of layer entries being expanded: the top level or the body of one block copy."""
 
@@ -34,7 +34,7 @@ class Scope:
     result: str | Ref | None = None                       # the output of the last entry
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Ref:
     """A name used in a scope, resolved to node ids once the layers it names exist."""
 
