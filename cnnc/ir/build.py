@@ -13,6 +13,11 @@ from cnnc.ir.keys import node_table
 from cnnc.ops import RULES
 from cnnc.spec.expand import INPUT_ID, Network
 
+# An edge's ports and reads when a source feeds one port, its main output: the tuples of most
+# edges, shared rather than made for each (fewer objects for the collector to walk).
+_PORTS = ((0,), (1,), (2,), (3,))
+_MAIN = (None,)
+
 
 def build_graph(net: Network) -> nx.DiGraph:
     # Nodes are added bare and edges in bulk, and their data written into the graph's own
@@ -30,7 +35,8 @@ def build_graph(net: Network) -> nx.DiGraph:
             source, output = (value, None) if value in nodes else split_value(g, value)
             edge = edges.get((source, layer.id))
             if edge is None:
-                edges[source, layer.id] = {keys.PORTS: (port,), keys.READS: (output,)}
+                edges[source, layer.id] = {keys.PORTS: _PORTS[port] if port < 4 else (port,),
+                                           keys.READS: (output,) if output else _MAIN}
             else:  # more than one port: the same node read twice, add(x, x)
                 edge[keys.PORTS] += (port,)
                 edge[keys.READS] += (output,)

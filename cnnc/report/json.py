@@ -65,7 +65,7 @@ def _nodes(c: CompiledData) -> list[dict[str, Any]]:
     ms)."""
     nodes = node_table(c.graph)
     dumped: dict[int, tuple[dict[str, Any], bool]] = {}  # and whether it is flat
-    sites: dict[int, list[tuple[str, str]]] = {}
+    sites: dict[int, list[dict[str, str]]] = {}  # call sites -> their `blocks` entries
     fields: dict[int, tuple[list, list, list]] = {}  # receptive field -> its three lists
     out = []
     for node_id in c.order[1:]:
@@ -78,7 +78,8 @@ def _nodes(c: CompiledData) -> list[dict[str, Any]]:
             dumped[id(attrs)] = dump, not any(isinstance(v, (list, dict)) for v in dump.values())
         dump, flat = dumped[id(attrs)]
         if id(layer.calls) not in sites:
-            sites[id(layer.calls)] = [(s.block, s.instance) for s in layer.calls]
+            sites[id(layer.calls)] = [{"block": s.block, "instance": s.instance}
+                                      for s in layer.calls]
         rf = data[keys.RECEPTIVE_FIELD]
         if id(rf) not in fields:  # a pointwise layer passes its input's field on, unchanged
             fields[id(rf)] = tuple([number(axis[k]) for axis in rf] for k in range(3))
@@ -94,7 +95,7 @@ def _nodes(c: CompiledData) -> list[dict[str, Any]]:
             "macs": data[keys.MACS],
             "training_only": data[keys.TRAINING_ONLY],
             "attrs": dict(dump) if flat else _copied(dump),
-            "blocks": [{"block": b, "instance": i} for b, i in sites[id(layer.calls)]],
+            "blocks": list(map(dict.copy, sites[id(layer.calls)])),
             "receptive_field": {"size": size[:], "jump": jump[:], "start": start[:]},
         }
         extras = extra_reads(c.graph, node_id) if RULES[layer.op].outputs else ()

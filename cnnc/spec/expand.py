@@ -59,6 +59,8 @@ class Expander:
         self.validated: dict[tuple[tuple, str, bool], Any] = {}
         self.read_tensor = self.tensor_shape
         self.good_ids: set[str] = set()  # ids checked already (each copy of a block has them)
+        # the source path of each entry of a list, made once: every copy of a block shares them
+        self.entry_paths: dict[Path, list[Path]] = {}
 
     # --- diagnostics -------------------------------------------------------------------------
 
@@ -86,8 +88,11 @@ class Expander:
         `stack` holds the block instances being made, outermost first, with their arguments."""
         previous: Ref | str = input_ref
         counts: dict[str, int] = {}
-        for k, raw in enumerate(entries):
-            path = entries_path + (k,)
+        paths = self.entry_paths.get(entries_path)
+        if paths is None:
+            paths = self.entry_paths[entries_path] = [entries_path + (k,)
+                                                      for k in range(len(entries))]
+        for path, raw in zip(paths, entries):
             if not isinstance(raw, dict):
                 self.error("type", "a layer is a mapping with `op:` (a layer) or `block:` "
                                    f"(a block instance), got {raw!r}", path, calls)
