@@ -81,8 +81,7 @@ def infer(a: ConvAttrs, xs: tuple[Shape, ...]) -> Shape:
                                         f"padding {max(before, after)}, input {size}",
                                 attr="padding")
     sizes = x[1:]
-    outs = tuple(window_out(s, k, st, p, d) for s, k, st, p, d in
-                 zip(sizes, kernel, stride, pads, dilation))
+    outs = tuple(map(window_out, sizes, kernel, stride, pads, dilation))
     check_window_fits("conv", sizes, outs, kernel, pads, dilation)
     return (a.out, *outs)
 

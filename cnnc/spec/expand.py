@@ -117,7 +117,9 @@ class Expander:
             local = self.local_id(entry, kind, counts, path, scope, calls)
             if local is None:
                 continue
-            inputs = self.inputs(entry.get("from"), previous, scope, path)
+            given = entry.get("from")  # most layers read the one before: no call for them
+            inputs = ([previous] if given is None and type(previous) is Ref else
+                      self.inputs(given, previous, scope, path))
             enabled = entry.get("if", True)
             if not isinstance(enabled, bool):
                 self.error("type", f"`if` must be true or false, got {enabled!r}",
@@ -150,7 +152,8 @@ class Expander:
         key, names = known
         if names is None:
             return key
-        key = id(raw), tuple([(type(v), v) for v in map(args.get, names)])
+        values = tuple(map(args.get, names))  # maps, not a comprehension: compile speed
+        key = id(raw), values, tuple(map(type, values))
         try:
             hash(key)
         except TypeError:
@@ -321,7 +324,13 @@ def expand(doc: SpecDoc, source: SourceMap, max_layers: int = MAX_LAYERS,
     if early:
         raise ShapeError(early)
     layers, broken = [], set()
+    known_inputs = ex.shapes.inputs if ex.shapes else {}  # resolved while reading shapes
     for instance, refs in ex.layers:
+        ids = known_inputs.get(instance.id)
+        if ids is not None:
+            instance.inputs = tuple(ids)
+            layers.append(instance)
+            continue
         resolved = [ex.refs.resolve(r) for r in refs]
         if None in resolved:
             broken.add(instance.id)
