@@ -105,6 +105,7 @@ def instantiate(ex: Expander, raw: dict, entry: dict, path: Path, scope: Scope, 
         scope.instances[local] = []
     output: Ref | str = fallback
     before = len(ex.layers)
+    span = ex.source.value(path)
     for copy in range(repeat):
         if copy == 1:  # the first copy's size says what the others will ask for
             expected = len(ex.layers) + (len(ex.layers) - before) * (repeat - 1)
@@ -122,9 +123,12 @@ def instantiate(ex: Expander, raw: dict, entry: dict, path: Path, scope: Scope, 
         child = Scope(qualify(scope.prefix, instance), tuple(block.inputs))
         # the first input runs through the copies; any others reach every copy
         child.names |= dict(zip(block.inputs, [output, *inputs[1:]]))
-        site = CallSite(name, child.prefix, ex.source.value(path))
+        site = CallSite(name, child.prefix, span)
         for arg, default in block.args.items():  # defaults may use earlier arguments
             if arg not in values:
+                if not isinstance(default, (str, list, dict)):  # a number: nothing to substitute
+                    values[arg] = default
+                    continue
                 got = ex.substitute({arg: default}, values, ("blocks", name, "args"),
                                     calls + (site,), child)
                 if got is None:
@@ -147,8 +151,7 @@ def check_depth(ex: Expander, stack: Stack, level: tuple[str, dict[str, Any]], p
     """Stop at once when a block sits inside itself more than MAX_RECURSION times: an `if:`
     meant to end the recursion never turns false."""
     name = level[0]
-    chain = [lv for lv in stack if lv[0] == name]
-    if len(chain) < MAX_RECURSION:
+    if len(stack) < MAX_RECURSION or sum(lv[0] == name for lv in stack) < MAX_RECURSION:
         return
     first = next(j for j, lv in enumerate(stack) if lv[0] == name)
     levels = [_level_text(lv) for lv in (*stack[first:], level)]
