@@ -12,7 +12,7 @@ follows its first input.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -56,6 +56,11 @@ def _breadth(field: ReceptiveField) -> float:
     return sum([a.size for a in field])
 
 
+def _field(g: nx.DiGraph, nodes: dict[str, dict[str, Any]], value: str) -> ReceptiveField:
+    """The field of a value: an extra output (indices) sees what its layer's main output sees."""
+    return nodes[value if value in nodes else split_value(g, value)[0]][keys.RECEPTIVE_FIELD]
+
+
 def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     nodes = node_table(g)
     first, *rest = order
@@ -64,13 +69,13 @@ def trace_receptive_fields(g: nx.DiGraph, order: list[str]) -> None:
     for node in rest:
         data = nodes[node]
         layer = data[keys.LAYER]
-        # an extra output (indices) sees what its layer's main output sees
-        fields = [nodes[p if p in nodes else split_value(g, p)[0]][keys.RECEPTIVE_FIELD]
-                  for p in layer.inputs]
         rule = RULES[layer.op]
         xs = data[keys.INPUT_SHAPES]
-        widest = fields[0] if len(fields) == 1 or rule.sees != "widest" else \
-            merged_field(fields, xs, data[keys.SHAPE])
+        if len(xs) == 1 or rule.sees != "widest":  # no list for the one input of most
+            widest = _field(g, nodes, layer.inputs[0])
+        else:
+            widest = merged_field([_field(g, nodes, p) for p in layer.inputs], xs,
+                                  data[keys.SHAPE])
         windows = rule.receptive(layer.attrs, xs)
         # a 1x1 convolution keeps its input's field, the same object: shared fields are
         # made once and written to JSON once (report/json.py)
