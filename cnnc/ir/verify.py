@@ -38,7 +38,7 @@ def verify(g: nx.DiGraph, net: Network, order: list[str] | None) -> None:
         layer = data[keys.LAYER]
         if layer is None or node in net.broken:
             continue
-        if RULES[layer.op].index_inputs or any(v not in nodes for v in layer.inputs):
+        if RULES[layer.op].index_inputs or not all(map(nodes.__contains__, layer.inputs)):
             problems += _index_inputs(g, net, node)
         low, high = RULES[layer.op].arity
         n = len(layer.inputs)
