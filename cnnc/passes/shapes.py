@@ -35,8 +35,8 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
         try:
             rule = RULES[layer.op]
             y = data[keys.SHAPE] = known.get(node) or rule.infer(layer.attrs, xs)
-            # extra outputs (indices) have the main output's shape: Rule.outputs
-            data[keys.OUTPUT_SHAPES] = dict.fromkeys(rule.outputs, y)
+            if rule.outputs:  # extra outputs (indices) have the main output's shape
+                data[keys.OUTPUT_SHAPES] = dict.fromkeys(rule.outputs, y)
         except RuleError as e:
             problems.append((node, _diagnostic(g, net, node, e, xs)))
     if problems:

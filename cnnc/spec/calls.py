@@ -50,7 +50,7 @@ class Expander(Protocol):
 
 
 def instantiate(ex: Expander, raw: dict, entry: dict, path: Path, scope: Scope, local: str,
-                inputs: list[Ref], args: dict[str, Any], calls: tuple[CallSite, ...],
+                inputs: list[Ref | str], args: dict[str, Any], calls: tuple[CallSite, ...],
                 training_only: bool, stack: Stack) -> Ref | str:
     """Expand the block instance `entry` (written as `raw`) in `scope`; returns its output."""
     name = entry["block"]
@@ -64,7 +64,8 @@ def instantiate(ex: Expander, raw: dict, entry: dict, path: Path, scope: Scope, 
         return fallback
     if name in ex.bad_blocks:
         return fallback
-    gathered = next((r for r in inputs if GATHER in r.name.split(".")), None)
+    gathered = next((r for r in inputs if type(r) is Ref and GATHER in r.name.split(".")),
+                    None)
     if gathered is not None:
         ex.error("reference", f"a block instance cannot take '{gathered.name}': `*` gathers "
                               "into one layer's inputs", gathered.path, calls,

@@ -22,12 +22,12 @@ class Unavailable(Exception):
 
 
 class EarlyShapes:
-    def __init__(self, input_shape: Shape, layers: list[tuple[LayerInstance, list[Ref]]],
+    def __init__(self, input_shape: Shape, layers: list[tuple[LayerInstance, list[Ref | str]]],
                  refs: References, source: SourceMap):
         self.layers, self.refs, self.source = layers, refs, source
         self.shapes: dict[str, Shape | None] = {INPUT_ID: input_shape}  # None: broken
         self.inputs: dict[str, list[str]] = {}
-        self.index: dict[str, tuple[LayerInstance, list[Ref]]] = {}
+        self.index: dict[str, tuple[LayerInstance, list[Ref | str]]] = {}
         self.swept = 0  # layers[:swept] have their shapes from _sweep
         self.problems: list[Diagnostic] = []  # shape errors, reported after the expansion
 

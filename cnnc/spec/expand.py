@@ -42,7 +42,7 @@ class Expander:
         self.doc, self.source, self.max_layers = doc, source, max_layers
         self.input_shape = input_shape
         self.problems: list[Diagnostic] = []
-        self.layers: list[tuple[LayerInstance, list[Ref]]] = []
+        self.layers: list[tuple[LayerInstance, list[Ref | str]]] = []
         self.refs = References(self.error)
         self.bad_blocks: set[str] = set()  # reported once by check_blocks, not per instance
         self.shapes: EarlyShapes | None = None  # made when an expression first reads a shape
@@ -118,8 +118,7 @@ class Expander:
             if local is None:
                 continue
             given = entry.get("from")  # most layers read the one before: no call for them
-            inputs = ([previous] if given is None and type(previous) is Ref else
-                      self.inputs(given, previous, scope, path))
+            inputs = [previous] if given is None else self.inputs(given, previous, scope, path)
             enabled = entry.get("if", True)
             if not isinstance(enabled, bool):
                 self.error("type", f"`if` must be true or false, got {enabled!r}",
@@ -134,9 +133,9 @@ class Expander:
                 qid = scope.names[local] = qualify(scope.prefix, local)
                 self.layer(entry, path, scope, local, qid, inputs, args, calls, only, key)
             else:
-                scope.names[local] = instantiate(self, raw, entry, path, scope, local, inputs,
-                                                 args, calls, only, stack)
-            previous = Ref(scope, local, path)
+                qid = scope.names[local] = instantiate(self, raw, entry, path, scope, local,
+                                                       inputs, args, calls, only, stack)
+            previous = qid  # what its name stands for: the next layer needs no lookup
         scope.result = previous
         return previous
 
@@ -194,19 +193,18 @@ class Expander:
         path = scope.paths.get(local)  # None: a block input of that name
         return None if path is None else self.source.value(path)
 
-    def inputs(self, given: Any, previous: Ref | str, scope: Scope, path: Path) -> list[Ref]:
-        if given is None:
-            return [previous if isinstance(previous, Ref) else Ref(scope, INPUT_ID, path)]
+    def inputs(self, given: Any, previous: Ref | str, scope: Scope,
+               path: Path) -> list[Ref | str]:
         if isinstance(given, (str, int)) and not isinstance(given, bool):
             return [Ref(scope, str(given), path + ("from",))]
         if isinstance(given, list) and given and all(isinstance(g, (str, int)) for g in given):
             return [Ref(scope, str(g), path + ("from", j)) for j, g in enumerate(given)]
         self.error("type", f"`from` must be a layer id or a list of them, got {given!r}",
                    path + ("from",))
-        return [previous if isinstance(previous, Ref) else Ref(scope, INPUT_ID, path)]
+        return [previous]
 
     def layer(self, entry: dict, path: Path, scope: Scope, local: str, qid: str,
-              inputs: list[Ref],
+              inputs: list[Ref | str],
               args: dict[str, Any], calls: tuple[CallSite, ...], training_only: bool,
               reuse: tuple | None) -> None:
         """`reuse`: the entry's reuse key (Expander.reuse_key), None when it is not reused."""

@@ -71,6 +71,8 @@ class References:
     def resolve(self, ref: Ref | str, early: bool = False) -> list[str] | None:
         """The node ids `ref` stands for (several for a gather), or None after an error.
         `early` (during expansion): a name not defined yet raises NotYetDefined, unreported."""
+        if type(ref) is str:  # a layer's id already (the layer before, by default)
+            return [ref]
         if type(ref) is Ref:  # most names are a layer of their own scope: one lookup
             target = ref.scope.names.get(ref.name)
             if type(target) is str:
