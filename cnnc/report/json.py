@@ -64,7 +64,7 @@ def _nodes(c: CompiledData) -> list[dict[str, Any]]:
     each node, so that no two nodes share a list or a mapping (densenet201's JSON: 3.2 -> 2
     ms)."""
     nodes = node_table(c.graph)
-    dumped: dict[int, tuple[dict[str, Any], bool]] = {}  # and whether it is flat
+    dumped: dict[int, tuple[dict[str, Any], Any]] = {}  # and the function that copies it
     sites: dict[int, list[dict[str, str]]] = {}  # call sites -> their `blocks` entries
     fields: dict[int, tuple[list, list, list]] = {}  # receptive field -> its three lists
     out = []
@@ -72,18 +72,22 @@ def _nodes(c: CompiledData) -> list[dict[str, Any]]:
         data = nodes[node_id]
         layer = data[keys.LAYER]
         attrs = layer.attrs
-        if id(attrs) not in dumped:
+        known = dumped.get(id(attrs))
+        if known is None:
             dump = attrs.model_dump(by_alias=True, exclude_defaults=True,
                                     exclude={"id", "op", "from_", "if_", "training_only"})
-            dumped[id(attrs)] = dump, not any(isinstance(v, (list, dict)) for v in dump.values())
-        dump, flat = dumped[id(attrs)]
-        if id(layer.calls) not in sites:
-            sites[id(layer.calls)] = [{"block": s.block, "instance": s.instance}
-                                      for s in layer.calls]
+            flat = not any(isinstance(v, (list, dict)) for v in dump.values())
+            known = dumped[id(attrs)] = dump, dict.copy if flat else _copied
+        dump, copy = known
+        blocks = sites.get(id(layer.calls))
+        if blocks is None:
+            blocks = sites[id(layer.calls)] = [{"block": s.block, "instance": s.instance}
+                                               for s in layer.calls]
         rf = data[keys.RECEPTIVE_FIELD]
-        if id(rf) not in fields:  # a pointwise layer passes its input's field on, unchanged
-            fields[id(rf)] = tuple([number(axis[k]) for axis in rf] for k in range(3))
-        size, jump, start = fields[id(rf)]
+        field = fields.get(id(rf))
+        if field is None:  # a pointwise layer passes its input's field on, unchanged
+            field = fields[id(rf)] = tuple([number(axis[k]) for axis in rf] for k in range(3))
+        size, jump, start = field
         params, buffers = data[keys.PARAMS], data[keys.BUFFERS]
         node = {
             "id": node_id,
@@ -94,8 +98,8 @@ def _nodes(c: CompiledData) -> list[dict[str, Any]]:
             "buffers": numel(buffers) if buffers else 0,
             "macs": data[keys.MACS],
             "training_only": data[keys.TRAINING_ONLY],
-            "attrs": dict(dump) if flat else _copied(dump),
-            "blocks": list(map(dict.copy, sites[id(layer.calls)])),
+            "attrs": copy(dump),
+            "blocks": list(map(dict.copy, blocks)),
             "receptive_field": {"size": size[:], "jump": jump[:], "start": start[:]},
         }
         extras = extra_reads(c.graph, node_id) if RULES[layer.op].outputs else ()
