@@ -54,6 +54,25 @@ def test_json_document_has_the_promised_keys(tiny):
                 "receptive_field"} <= node.keys()
 
 
+@pytest.mark.parametrize("model", ["densenet121", "segnet"])
+def test_no_two_nodes_of_the_json_share_a_list_or_a_mapping(model):
+    """The document is built from memos (one attribute dump per block entry, one field per
+    run of pointwise layers, one call-site list per block copy); a caller editing one node
+    must not edit another."""
+    seen: set[int] = set()
+
+    def walk(value):
+        if isinstance(value, (list, dict)):
+            assert id(value) not in seen, value
+            seen.add(id(value))
+            for v in value.values() if isinstance(value, dict) else value:
+                walk(v)
+
+    doc = cnnc.compile_file(model).to_json()
+    walk(doc)
+    assert len(seen) > 8 * len(doc["nodes"])
+
+
 def test_outputs_are_deterministic_across_runs(tiny):
     again = cnnc.compile_file(SPEC)
     assert again.to_dot() == tiny.to_dot() and again.to_json() == tiny.to_json()
