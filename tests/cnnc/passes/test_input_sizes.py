@@ -94,26 +94,46 @@ def test_a_merge_that_fails_names_the_nearest_sizes_that_fit(tmp_path):
     assert (d.kind, d.span.line) == ("shape", 9)
     # two 2x2 pools and an upsample by 4 give the skip's size back for multiples of 4 only
     below, above = 30 // 4 * 4, -(-30 // 4) * 4
-    assert d.hint == (f"this network fits inputs of {below}x{below} or {above}x{above} "
-                      "(every 4); `cnnc compile net.yaml --input-sizes` lists them")
+    assert d.notes[-1] == (None, (f"this network fits inputs of {below}x{below} or "
+                                  f"{above}x{above} (every 4); `cnnc compile net.yaml "
+                                  "--input-sizes` lists them"))
+    assert d.hint.startswith("crop or pad the larger input")  # the other fix, kept
 
 
 def test_a_non_square_input_moves_each_axis_to_its_nearest_fit():
     text = NETS["skip_after_two_pools"]
     with pytest.raises(ShapeError) as e:
         compile_text(text, "net.yaml", (1, 31, 45))
-    assert "fits inputs of 28x44 or 32x48 (every 4)" in e.value.diagnostics[0].hint
+    assert "fits inputs of 28x44 or 32x48 (every 4)" in e.value.diagnostics[0].notes[-1][1]
     with pytest.raises(ShapeError) as e:  # the height fits: only the width moves
         compile_text(text, "net.yaml", (1, 32, 45))
-    assert "fits inputs of 32x44 or 32x48 (every 4)" in e.value.diagnostics[0].hint
+    assert "fits inputs of 32x44 or 32x48 (every 4)" in e.value.diagnostics[0].notes[-1][1]
 
 
 def test_a_zoo_spec_is_named_in_the_hint_as_the_user_types_it():
     with pytest.raises(ShapeError) as e:
         compile_file("unet_milesial", (3, 250, 250))
-    assert e.value.diagnostics[0].hint == (
+    assert e.value.diagnostics[0].notes[-1] == (None, (
         "this network fits inputs of 240x240 or 256x256 (every 16); "
-        "`cnnc compile unet_milesial --input-sizes` lists them")
+        "`cnnc compile unet_milesial --input-sizes` lists them"))
+
+
+def test_a_gate_mistake_keeps_the_gate_hint_beside_the_sizes():
+    """A `mul` whose gate has the wrong shape: the sizes that would fit are a note, and the
+    hint stays the one about broadcasting (issue: `mul` gets a hint about broadcasting)."""
+    text = """
+name: gate
+input: [8, 32, 32]
+layers:
+  - {id: maps, op: conv, out: 8, kernel: 3}
+  - {id: pooled, op: maxpool, kernel: 2}
+  - {op: mul, from: [maps, pooled]}
+"""
+    with pytest.raises(ShapeError) as e:
+        compile_text(text, "net.yaml")
+    (d,) = e.value.diagnostics
+    assert d.hint.startswith("a gate broadcasts over the axes where it has size 1")
+    assert d.notes[-1][0] is None and d.notes[-1][1].startswith("this network fits inputs of")
 
 
 def test_a_merge_no_size_can_mend_keeps_its_own_hint():
