@@ -20,11 +20,12 @@ from cnnc.zoo import zoo_names
 REFERENCE = json.loads((Path(__file__).parent / "reference_figures.json").read_text())
 
 # Ops whose outputs the reference's `act_elems` counts (PyTorch module outputs; flatten, dropout,
-# concat, add and crop are views or glue there).
+# concat, add, mul and crop are views or glue there).
 COUNTED_OUTPUTS = {"conv", "conv_transpose", "linear", "batchnorm", "lrn", "upsample", "maxpool",
                    "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool",
                    "adaptive_maxpool", "maxunpool", "relu", "leaky_relu", "relu6", "sigmoid",
-                   "tanh", "softmax"}
+                   "tanh", "softmax", "hardswish", "hardsigmoid", "silu", "gelu", "layernorm",
+                   "groupnorm"}
 
 
 @pytest.fixture(scope="module", params=sorted(REFERENCE))

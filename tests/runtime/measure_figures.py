@@ -4,9 +4,9 @@ started with: params, trainable, buffers (BN running mean and variance, no step 
 transposed conv + linear MACs and their split (conv: output elements x Cin/groups x kernel;
 transposed conv: input elements x Cout/groups x kernel; linear: in x out), input and output
 shapes with a batch axis of 1 (the first output's, where a model returns a list of them, as
-cnnc's output_shape is), and the output elements of every conv, transposed conv, linear, BN,
-activation, pool, unpool, LRN and upsample call (act_elems; flatten, dropout, concat, add and
-crop are not counted).
+cnnc's output_shape is), and the output elements of every conv, transposed conv, linear,
+normalisation (batch, layer, group), activation, pool, unpool, LRN and upsample call
+(act_elems; flatten, dropout, concat, add, mul and crop are not counted).
 
 The input shape is the only thing taken from the spec (its `input`); every figure comes from one
 forward pass of the PyTorch model on the meta device (shapes only, no arithmetic), with each
@@ -40,12 +40,16 @@ CONVS = {"conv1d", "conv2d", "conv3d"}
 TRANSPOSED = {"conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
 # Outputs counted in act_elems besides the convs and linears (torch function names).
 COUNTED = {"batch_norm", "relu", "relu6", "hardtanh", "leaky_relu", "sigmoid", "tanh", "softmax",
+           "hardswish", "hardsigmoid", "silu", "gelu", "layer_norm", "group_norm",
            "local_response_norm", "interpolate",
            *(f"{kind}_pool{d}d" for kind in ("max", "avg") for d in (1, 2, 3)),
            *(f"adaptive_{kind}_pool{d}d" for kind in ("max", "avg") for d in (1, 2, 3)),
            # a max pool that returns its indices (SegNet's) calls these instead of max_pool2d
            *(f"max_pool{d}d_with_indices" for d in (1, 2, 3)),
            *(f"max_unpool{d}d" for d in (1, 2, 3))}
+
+
+COUNTED_MODULES = {"Hardsigmoid"}
 
 
 class Counter(TorchFunctionMode):
@@ -74,6 +78,9 @@ class Counter(TorchFunctionMode):
             self.act_elems += first.numel()
         return out
 
+    def count_output(self, module: Any, args: Any, out: torch.Tensor) -> None:
+        self.act_elems += out.numel()
+
 
 def measure(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     """The figures of the reference model `name` on one input of `input_shape` (no batch)."""
@@ -81,6 +88,11 @@ def measure(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
         model = build(name).eval()
         x = torch.empty((1, *input_shape))
     counter = Counter()
+    # Activations the references write out of other functions, to match PyTorch's gradient
+    # exactly (torch_mobilenet_v3_large.Hardsigmoid: a clamp and a division), count as modules.
+    for module in model.modules():
+        if type(module).__name__ in COUNTED_MODULES:
+            module.register_forward_hook(counter.count_output)
     with torch.no_grad(), counter:
         y = model(x)
     if isinstance(y, list):  # several outputs (the hourglass's heads): the first, as cnnc's
