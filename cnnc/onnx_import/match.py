@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Union
 
-from cnnc.onnx_import.reader import Graph, Node
+from cnnc.onnx_import.reader import Graph, Node, producers
 
 Arg = Union["Form", float, str, None]
 Bound = dict[str, str | Node]  # name -> a value name, or a Form's node under its `bind`
@@ -32,7 +32,7 @@ class Form:
 class _Context:
     def __init__(self, g: Graph) -> None:
         self.g = g
-        self.producer = {v: n for n in g.nodes for v in n.outputs}
+        self.producer = producers(g.nodes)
         self.users: dict[str, int] = defaultdict(int)
         for n in g.nodes:
             for v in n.inputs:

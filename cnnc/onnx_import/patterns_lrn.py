@@ -15,7 +15,7 @@ import numpy as np
 from onnx import helper, numpy_helper
 
 from cnnc.onnx_import.match import Bound, Form, fuse, match, named
-from cnnc.onnx_import.reader import Graph, Node
+from cnnc.onnx_import.reader import Graph, Node, producers
 
 LRN = "LocalResponseNorm"  # an op type ops.MAPPINGS knows beside ONNX's
 X = "x"
@@ -119,7 +119,7 @@ def rewrite(g: Graph) -> None:
     for n in g.nodes:
         for v in n.inputs:
             users[v] = users.get(v, 0) + 1
-    producer = {v: n for n in g.nodes for v in n.outputs}
+    producer = producers(g.nodes)
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
     for n in g.nodes:

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from cnnc.onnx_import.reader import Graph, Node, consumers
+from cnnc.onnx_import.reader import Graph, Node, consumers, producers
 
 POOL_INDICES, UNPOOL = "MaxPoolPlaneIndices", "MaxUnpoolPlanes"  # op types beside ONNX's
 
@@ -58,7 +58,7 @@ def _plane_origin(g: Graph, n: Node, by_output: dict[str, Node]) -> Node | None:
 
 def fuse_pool_indices(g: Graph) -> None:
     users = consumers(g.nodes)
-    by_output = {v: n for n in g.nodes for v in n.outputs if v}
+    by_output = producers(g.nodes)
     gone: set[str] = set()
     rewritten: dict[str, Node] = {}
     for n in g.nodes:
@@ -156,7 +156,7 @@ def default_size(u: Node, g: Graph) -> list[int]:
 
 def fuse_unpool(g: Graph) -> None:
     users = consumers(g.nodes)
-    by_output = {v: n for n in g.nodes for v in n.outputs if v}
+    by_output = producers(g.nodes)
     pools = {n.outputs[1]: n for n in g.nodes if n.op_type == POOL_INDICES}
     made = {v for n in g.nodes for v in n.outputs} | {g.input}
     gone: set[str] = set()

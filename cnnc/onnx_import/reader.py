@@ -55,6 +55,11 @@ def consumers(nodes: list[Node]) -> dict[str, list[Node]]:
     return out
 
 
+def producers(nodes: list[Node]) -> dict[str, Node]:
+    """value name -> the node that makes it; an optional output left out ("") is not one."""
+    return {v: n for n in nodes for v in n.outputs if v}
+
+
 def _dims(value: onnx.ValueInfoProto) -> tuple[int | str, ...]:
     return tuple(d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim)
 
