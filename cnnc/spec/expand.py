@@ -129,13 +129,13 @@ class Expander:
                 previous = Ref(scope, local, path)
                 continue
             only = training_only or entry.get("training_only") is True
+            # `previous` is what the name stands for, so the next layer needs no lookup
             if "op" in entry:
-                qid = scope.names[local] = qualify(scope.prefix, local)
+                qid = previous = scope.names[local] = qualify(scope.prefix, local)
                 self.layer(entry, path, scope, local, qid, inputs, args, calls, only, key)
-            else:
-                qid = scope.names[local] = instantiate(self, raw, entry, path, scope, local,
-                                                       inputs, args, calls, only, stack)
-            previous = qid  # what its name stands for: the next layer needs no lookup
+            else:  # the block's output
+                previous = scope.names[local] = instantiate(self, raw, entry, path, scope, local,
+                                                            inputs, args, calls, only, stack)
         scope.result = previous
         return previous
 
