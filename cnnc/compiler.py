@@ -137,13 +137,13 @@ def compile_network(net: Network, file: str,
     shape = input_shape_of(net, input_shape)
     fitting = functools.cache(lambda: nearest_fits(g, order, shape))  # on demand: shape passes
 
-    def merge_hint() -> str | None:
+    def merge_note() -> str | None:
         if net.reads_shapes:  # its layers change with the size: this graph says nothing of others
             return None
         sizes = fitting()
         return sizes and f"this network fits inputs of {sizes}; {scan_command(file)} lists them"
 
-    infer_shapes(g, net, order, shape, merge_hint)
+    infer_shapes(g, net, order, shape, merge_note)
     count_params(g, order)
     count_macs(g, order)
     trace_receptive_fields(g, order)

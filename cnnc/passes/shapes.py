@@ -17,8 +17,8 @@ from cnnc.spec.expand import INPUT_ID, Network
 
 
 def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tuple[int, ...],
-                 merge_hint: Callable[[], str | None] = lambda: None) -> None:
-    """Write every node's shape. A merge whose inputs disagree gets `merge_hint()` as a note
+                 merge_note: Callable[[], str | None] = lambda: None) -> None:
+    """Write every node's shape. A merge whose inputs disagree gets `merge_note()` as a note
     where that is not None: the input sizes that would fit (called once, and only then). Its
     rule's own hint stays: another input size is one fix, a crop or a gate's shape another."""
     nodes = node_table(g)
@@ -43,7 +43,7 @@ def infer_shapes(g: nx.DiGraph, net: Network, order: list[str], input_shape: tup
     if problems:
         merges = [i for i, (node, _) in enumerate(problems)
                   if RULES[g.nodes[node][keys.LAYER].op].family == "merge"]
-        sizes = merge_hint() if merges else None
+        sizes = merge_note() if merges else None
         raise ShapeError(replace(d, notes=(*d.notes, (None, sizes))) if sizes and i in merges
                          else d for i, (_, d) in enumerate(problems))
 
