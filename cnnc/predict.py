@@ -31,7 +31,8 @@ from cnnc_runtime import metrics
 from cnnc_runtime.data import DataError, Dataset, fit_to_input, load_dataset, standardise
 from cnnc_runtime.device import array_module, to_host
 from cnnc_runtime.model import Model
-from cnnc_runtime.train import EVAL_BATCH, load_weights
+from cnnc_runtime.run_state import load_weights
+from cnnc_runtime.train import EVAL_BATCH
 from cnnc_runtime.train import evaluate as score
 from cnnc_runtime.wording import plural
 

@@ -49,7 +49,8 @@ from cnnc_runtime.data import (
 )
 from cnnc_runtime.device import DeviceError, array_module, select_gpu
 from cnnc_runtime.model import Model
-from cnnc_runtime.train import CHECKPOINT, EVAL_BATCH, Data, RunError, TrainConfig, train
+from cnnc_runtime.run_state import CHECKPOINT, RunError, TrainConfig
+from cnnc_runtime.train import EVAL_BATCH, Data, train
 from cnnc_runtime.wording import plural
 
 DIVERGED, INTERRUPTED = 4, 130

@@ -7,10 +7,8 @@ step); the validation split (cnnc/run.py holds it out) from the seed alone. A ru
 any checkpoint, even one written mid-epoch by Ctrl-C, takes the same steps as a run that never
 stopped, so on the CPU both end with the same weights bit for bit.
 
-Files in the output directory: checkpoint.safetensors (weights, BN state, optimizer state, the
-data normalisation, and the run's position and settings as metadata; written atomically, so a
-kill at any moment leaves the previous one whole), metrics.jsonl (one line per epoch) and
-curves.png.
+Files in the output directory: checkpoint.safetensors and metrics.jsonl (runtime/run_state.py:
+the run's settings, position and checkpoint) and curves.png.
 
 Under `mpiexec -n N` the loop runs data-parallel (runtime/distributed.py): every global batch
 is the one a single process would take, split into N equal shares in rank order, and the
@@ -22,17 +20,16 @@ across the ranks.
 from __future__ import annotations
 
 import io
-import json
 import math
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from cnnc_runtime import checkpoint, distributed, metrics, shards, sync_bn
+from cnnc_runtime import distributed, metrics, shards, sync_bn
 from cnnc_runtime.augment import mirror_half, random_crop
 from cnnc_runtime.data import Dataset
 from cnnc_runtime.device import batches_on, to_host
@@ -43,46 +40,22 @@ from cnnc_runtime.lr import make_schedule
 from cnnc_runtime.model import Model
 from cnnc_runtime.optim import Optimizer, make_optimizer
 from cnnc_runtime.progress import Bar
+from cnnc_runtime.run_state import (
+    CHECKPOINT,
+    Position,
+    RunError,
+    TrainConfig,
+    append_metrics,
+    read_run,
+    restore,
+    resumed_config,
+    rewrite_metrics,
+    save_run,
+)
 from cnnc_runtime.wording import plural
 
-CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
-FORMAT = "cnnc-train-1"
+CURVES = "curves.png"
 EVAL_BATCH = 256
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The settings of a run; stored in its checkpoint, so --resume needs none of them again."""
-
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    warmup_epochs: int = 0
-    step_epochs: int = 0  # "step" schedule: multiply the rate by gamma every this many epochs
-    gamma: float = 0.1
-    flip: bool = False  # mirror a random half of each batch left-right (labels maps too)
-    crop: int = 0  # pad each example by this many pixels and crop it back at a random offset
-    val_split: float = 0.0  # the fraction of the training split held out for validation
-    seed: int = 0
-    sync_bn: bool = False  # several ranks: BatchNorm statistics over the global batch
-    shards: int = 0  # each batch in this many shards: the same bits on any N (0: one a rank)
-
-
-@dataclass
-class Position:
-    """Where a run is: optimizer steps taken, and the running sums of the epoch in progress."""
-
-    step: int = 0
-    loss_sum: float = 0.0
-    correct: int = 0
-    seen: int = 0  # training values scored this epoch: images, or pixels for segmentation
-    images: int = 0
-    seconds: float = 0.0
 
 
 @dataclass
@@ -106,10 +79,6 @@ class Outcome:
     message: str = ""
 
 
-class RunError(ValueError):
-    """A checkpoint that cannot continue this run (another spec, shape or format)."""
-
-
 def train(model: Model, data: Data, config: TrainConfig, out: Path,
           identity: Mapping[str, str], log: TextIO, resume: Path | None = None,
           world: distributed.World | None = None) -> Outcome:
@@ -121,7 +90,7 @@ def train(model: Model, data: Data, config: TrainConfig, out: Path,
     saved = None
     if resume is not None:
         saved = read_run(resume)
-        config = _resumed_config(saved[1], config)
+        config = resumed_config(saved[1], config)
     steps_per_epoch = len(data.x_train) // config.batch_size
     if steps_per_epoch == 0:
         raise RunError(f"the training split has {plural(len(data.x_train), 'example')}, fewer "
@@ -169,14 +138,14 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
                                momentum=config.momentum, nesterov=config.nesterov,
                                weight_decay=config.weight_decay)
     if saved is not None:
-        position, outcome.history = _restore(resume, saved, model, optimizer, data)
+        position, outcome.history = restore(resume, saved, model, optimizer, data)
     schedule = make_schedule(config.schedule, base_lr=config.lr,
                              total_steps=config.epochs * steps_per_epoch,
                              warmup_steps=config.warmup_epochs * steps_per_epoch,
                              step_every=config.step_epochs * steps_per_epoch, gamma=config.gamma)
     if writer:
         out.mkdir(parents=True, exist_ok=True)
-        _rewrite_metrics(out, outcome.history)
+        rewrite_metrics(out, outcome.history)
     step = _train_step
     if world.size > 1:
         world.broadcast(model.xp, model.tensors())  # every rank starts from rank 0's weights
@@ -184,7 +153,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
 
     def save() -> None:
         if writer:
-            _save(out, model, optimizer, data, config, identity, position, outcome.history)
+            save_run(out, model, optimizer, data, config, identity, position, outcome.history)
 
     # A diverging step overflows before its loss is checked: the check speaks, not NumPy.
     with StopFlag() as stop, np.errstate(all="ignore"):
@@ -237,7 +206,7 @@ def _train(model: Model, data: Data, config: TrainConfig, out: Path,
             position = Position(step=position.step)
             save()
             if writer:
-                _append_metrics(out, record)
+                append_metrics(out, record)
                 plot_curves(out / CURVES, outcome.history, identity.get("spec", ""))
             if distributed.any_rank(world, stop.requested):
                 return _ended(outcome, "interrupted", f"interrupted after epoch {epoch + 1}; "
@@ -342,73 +311,3 @@ def _summary(record: dict) -> str:
 def _scores(record: dict, split: str) -> str:
     miou = f" mIoU {record[f'{split}_miou']:.3f}" if f"{split}_miou" in record else ""
     return f"{split} loss {record[f'{split}_loss']:.4f} acc {record[f'{split}_acc']:.2%}{miou}"
-
-
-# Checkpoints ------------------------------------------------------------------------------
-
-def _save(out: Path, model: Model, optimizer: Optimizer, data: Data, config: TrainConfig,
-          identity: Mapping[str, str], position: Position, history: list[dict]) -> None:
-    tensors = {name: to_host(v) for name, v in model.tensors().items()}
-    tensors |= {name: to_host(v) for name, v in optimizer.state_dict().items()}
-    tensors |= {"data.mean": data.mean, "data.std": data.std}
-    meta = dict(identity) | {
-        "format": FORMAT, "epoch": str(len(history)), "seed": str(config.seed),
-        "config": json.dumps(asdict(config)),
-        "position": json.dumps(asdict(position)), "classes": json.dumps(data.classes),
-        "task": data.task, "history": json.dumps(history)}
-    checkpoint.save(out / CHECKPOINT, tensors, meta)
-
-
-def read_run(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """A training checkpoint's tensors and metadata; RunError when it is not one."""
-    tensors, meta = checkpoint.load(path)
-    if meta.get("format") != FORMAT:
-        raise RunError(f"{path}: not a checkpoint written by `cnnc run --train` (no '{FORMAT}' "
-                       "format tag); plain weights load with --weights")
-    return tensors, meta
-
-
-def load_weights(model: Model, tensors: Mapping[str, np.ndarray], path: Path) -> None:
-    """Load every parameter and state tensor of the model from `tensors`; RunError naming the
-    first one that is missing or has another shape."""
-    for name, value in model.tensors().items():
-        if name not in tensors:
-            raise RunError(f"{path} does not fit '{model.plan.name}': it has no '{name}'")
-        if tuple(tensors[name].shape) != tuple(value.shape):
-            raise RunError(f"{path} does not fit '{model.plan.name}': '{name}' is "
-                           f"{_fmt(tensors[name].shape)} there, the spec makes it "
-                           f"{_fmt(value.shape)} (another --input, or another spec?)")
-    model.load({name: tensors[name] for name in model.tensors()})
-
-
-def _resumed_config(meta: Mapping[str, str], given: TrainConfig) -> TrainConfig:
-    saved = TrainConfig(**json.loads(meta["config"]))
-    return replace(saved, epochs=given.epochs)
-
-
-def _restore(path: Path, saved: tuple[dict, dict], model: Model, optimizer: Optimizer,
-             data: Data) -> tuple[Position, list[dict]]:
-    tensors, meta = saved
-    load_weights(model, tensors, path)
-    optimizer.load_state_dict({k: v for k, v in tensors.items() if k.startswith("optim.")})
-    mean, std = tensors.get("data.mean"), tensors.get("data.std")
-    if mean is None or not (np.array_equal(mean, data.mean) and np.array_equal(std, data.std)):
-        raise RunError(f"{path} was trained on other data (its normalisation differs): resume "
-                       "with the same --data")
-    return Position(**json.loads(meta["position"])), json.loads(meta.get("history", "[]"))
-
-
-def _fmt(shape: tuple) -> str:
-    return "x".join(map(str, shape)) or "a scalar"
-
-
-# Metrics files ------------------------------------------------------------------------------
-
-def _append_metrics(out: Path, record: dict) -> None:
-    with open(out / METRICS, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _rewrite_metrics(out: Path, history: list[dict]) -> None:
-    """metrics.jsonl as of the checkpoint: a resumed run drops epochs it is about to redo."""
-    (out / METRICS).write_text("".join(json.dumps(r) + "\n" for r in history))

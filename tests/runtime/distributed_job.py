@@ -18,7 +18,8 @@ from cnnc_runtime import jit
 from cnnc_runtime.data import load_dataset, normalise
 from cnnc_runtime.device import select_gpu, to_host
 from cnnc_runtime.distributed import world
-from cnnc_runtime.train import Data, TrainConfig, train
+from cnnc_runtime.run_state import TrainConfig
+from cnnc_runtime.train import Data, train
 
 SHAPES = {"mnist1d_cnn": (1, 40), "resnet20_cifar": (3, 8, 8)}  # resnet20 tiny: 50 fast steps
 

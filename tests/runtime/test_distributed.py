@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from cnnc_runtime import jit
-from cnnc_runtime.train import read_run
+from cnnc_runtime.run_state import read_run
 
 BIN = Path(sys.executable).parent
 MPIEXEC = shutil.which("mpiexec", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")

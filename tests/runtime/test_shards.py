@@ -10,7 +10,8 @@ from parity_cases import CASES
 
 from cnnc import build_model, compile_file, compile_text
 from cnnc_runtime import jit, shards
-from cnnc_runtime.train import RunError, TrainConfig, _dropout_seeds, _shards_per_rank
+from cnnc_runtime.run_state import RunError, TrainConfig
+from cnnc_runtime.train import _dropout_seeds, _shards_per_rank
 
 POOLS = """
 name: pools

@@ -15,7 +15,8 @@ from cnnc import build_model, compile_file
 from cnnc_runtime import checkpoint
 from cnnc_runtime import train as loop
 from cnnc_runtime.data import load_dataset, normalise
-from cnnc_runtime.train import Data, RunError, TrainConfig, read_run, train
+from cnnc_runtime.run_state import RunError, TrainConfig, read_run
+from cnnc_runtime.train import Data, train
 
 IDENTITY = {"spec": "mnist1d_cnn", "input_shape": "1x40", "data": "mnist1d"}
 
