@@ -5,8 +5,8 @@ source for the torchvision models, the papers otherwise) and checked against the
 same name in specs/: same layers, same order, same attributes. Module names follow torchvision
 where it has the model and the spec's ids otherwise; `state_dict()` lists parameters and BatchNorm
 statistics in the order the spec defines them, so weights can be exchanged by position. The
-classic CNNs added later (MobileNets, SqueezeNets, ...) live in torch_classics.py; MODELS has
-all of them.
+classic CNNs added later (MobileNets, SqueezeNets, ...) live in torch_classics.py, the ResNets
+in torch_resnets.py and the U-Nets in torch_unets.py; MODELS has all of them.
 
 `build(name)` returns a fresh model (in training mode, PyTorch's default initialisation). Its
 dropouts are `MaskedDropout`s: set `model.dropout_masks = [m1, m2, ...]` to make a training-mode
@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch_classics import CLASSICS
 from torch_dropout import MaskedDropout, share_mask_queue
+from torch_resnets import ResNet, ResNet20Cifar
+from torch_unets import UNetMilesial, UNetOriginal
 
 # ---------------------------------------------------------------------------------------------
 # Small sequential nets
@@ -213,125 +215,6 @@ class GoogLeNet(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# ResNets
-
-
-def projection(cin: int, cout: int, stride: int) -> nn.Sequential:
-    """The shortcut where the shape changes: 1x1 conv (no bias) + BN, torchvision's downsample."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-
-
-class BasicBlock(nn.Module):
-    """torchvision's BasicBlock: two 3x3 convs (stride on the first) with BN, residual add, ReLU;
-    a projection shortcut when the shape changes."""
-
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = projection(cin, cout, stride) if stride != 1 or cin != cout else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
-
-
-class Bottleneck(nn.Module):
-    """torchvision's Bottleneck (ResNet v1.5): 1x1 reduce, 3x3 with the stride, 1x1 expand to 4x
-    width, each with BN; residual add, ReLU; a projection shortcut when the shape changes."""
-
-    expansion = 4
-
-    def __init__(self, cin: int, width: int, stride: int = 1) -> None:
-        super().__init__()
-        cout = width * self.expansion
-        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU()
-        self.downsample = projection(cin, cout, stride) if stride != 1 or cin != cout else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
-
-
-def basic_stage(cin: int, cout: int, blocks: int, stride: int) -> nn.Sequential:
-    """`blocks` basic blocks; the first one strides (and projects when the shape changes)."""
-    return nn.Sequential(*[BasicBlock(cin if i == 0 else cout, cout, stride if i == 0 else 1)
-                           for i in range(blocks)])
-
-
-def bottleneck_stage(cin: int, width: int, blocks: int, stride: int) -> nn.Sequential:
-    """`blocks` bottlenecks; the first one strides and projects."""
-    cout = width * Bottleneck.expansion
-    return nn.Sequential(*[Bottleneck(cin if i == 0 else cout, width, stride if i == 0 else 1)
-                           for i in range(blocks)])
-
-
-class ResNet20Cifar(nn.Module):
-    """ResNet-20 for CIFAR-10 (He et al. 2016, CVPR, section 4.2, n = 3): 3x3 conv x16 + BN +
-    ReLU, three stages of three basic blocks (16/32/64, stride 2 entering stages 2 and 3) with
-    1x1 conv + BN projection shortcuts (option B), global avg pool, fc 64-10."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.relu = nn.ReLU()
-        self.layer1 = basic_stage(16, 16, 3, 1)
-        self.layer2 = basic_stage(16, 32, 3, 2)
-        self.layer3 = basic_stage(32, 64, 3, 2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(64, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-class ResNet(nn.Module):
-    """ResNet-18/50 (He et al. 2016, CVPR) as torchvision's resnet18/resnet50: 7x7/2 stem, 3x3/2
-    max pool, four stages of basic blocks (2, 2, 2, 2) or bottlenecks (3, 4, 6, 3) of widths
-    64/128/256/512, global avg pool, fc to 1000."""
-
-    def __init__(self, bottleneck: bool, blocks: tuple[int, int, int, int]) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        cin = 64
-        for i, (width, count) in enumerate(zip((64, 128, 256, 512), blocks)):
-            stride = 1 if i == 0 else 2
-            if bottleneck:
-                stage = bottleneck_stage(cin, width, count, stride)
-                cin = width * Bottleneck.expansion
-            else:
-                stage = basic_stage(cin, width, count, stride)
-                cin = width
-            setattr(self, f"layer{i + 1}", stage)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(cin, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-# ---------------------------------------------------------------------------------------------
 # DenseNet
 
 
@@ -397,126 +280,6 @@ class DenseNet121(nn.Module):
         x = F.relu(self.features(x))
         x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
         return self.classifier(x)
-
-
-# ---------------------------------------------------------------------------------------------
-# U-Nets
-
-
-class PaddedDoubleConv(nn.Sequential):
-    """milesial's DoubleConv: (3x3 conv pad 1 without bias, BN, ReLU) x 2. Ids from the spec."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(OrderedDict([
-            ("conv1", nn.Conv2d(cin, cout, 3, padding=1, bias=False)),
-            ("bn1", nn.BatchNorm2d(cout)),
-            ("relu1", nn.ReLU()),
-            ("conv2", nn.Conv2d(cout, cout, 3, padding=1, bias=False)),
-            ("bn2", nn.BatchNorm2d(cout)),
-            ("relu2", nn.ReLU()),
-        ]))
-
-
-class ValidDoubleConv(nn.Sequential):
-    """The paper's two unpadded 3x3 convs with bias, each followed by ReLU (each trims 2 px)."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(OrderedDict([
-            ("conv1", nn.Conv2d(cin, cout, 3)),
-            ("relu1", nn.ReLU()),
-            ("conv2", nn.Conv2d(cout, cout, 3)),
-            ("relu2", nn.ReLU()),
-        ]))
-
-
-class Down(nn.Sequential):
-    """One level down the contracting path: 2x2 max pool, then a double conv."""
-
-    def __init__(self, double_conv: nn.Module) -> None:
-        super().__init__(OrderedDict([("pool", nn.MaxPool2d(2)), ("conv", double_conv)]))
-
-
-def center_crop(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """x cut to ref's spatial size around its centre; the odd pixel is dropped after."""
-    (h, w), (rh, rw) = x.shape[-2:], ref.shape[-2:]
-    top, left = (h - rh) // 2, (w - rw) // 2
-    return x[..., top:top + rh, left:left + rw]
-
-
-class UpMilesial(nn.Module):
-    """milesial's Up(channels, out, bilinear=False): 2x2/2 transposed conv to channels // 2,
-    concat [skip, up], double conv. (The repo's pad of the upsampled map to the skip's size is a
-    no-op at the spec's 256x256 input, and the spec leaves it out; so does this.)"""
-
-    def __init__(self, channels: int, cout: int) -> None:
-        super().__init__()
-        self.up = nn.ConvTranspose2d(channels, channels // 2, 2, stride=2)
-        self.conv = PaddedDoubleConv(channels, cout)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat([skip, self.up(x)], 1))
-
-
-class UpCrop(nn.Module):
-    """The paper's expansive step: 2x2 up-conv halving the channels, the skip map centre-cropped
-    to its size and concatenated before it ([skip, up]), valid double conv."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.up = nn.ConvTranspose2d(cin, cout, 2, stride=2)
-        self.conv = ValidDoubleConv(2 * cout, cout)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        up = self.up(x)
-        return self.conv(torch.cat([center_crop(skip, up), up], 1))
-
-
-class UNet(nn.Module):
-    """A U-Net frame: inc, down1-4, up1-4 (up1 at the bottom), 1x1 conv outc to 2 classes."""
-
-    def __init__(self, double_conv: Callable[[int, int], nn.Module],
-                 up: Callable[[int, int], nn.Module], cin: int) -> None:
-        super().__init__()
-        self.inc = double_conv(cin, 64)
-        self.down1 = Down(double_conv(64, 128))
-        self.down2 = Down(double_conv(128, 256))
-        self.down3 = Down(double_conv(256, 512))
-        self.down4 = Down(double_conv(512, 1024))
-        self.up1 = up(1024, 512)
-        self.up2 = up(512, 256)
-        self.up3 = up(256, 128)
-        self.up4 = up(128, 64)
-        self.outc = nn.Conv2d(64, 2, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1 = self.inc(x)
-        x2 = self.down1(x1)
-        x3 = self.down2(x2)
-        x4 = self.down3(x3)
-        x = self.down4(x4)
-        x = self.up1(x, x4)
-        x = self.up2(x, x3)
-        x = self.up3(x, x2)
-        x = self.up4(x, x1)
-        return self.outc(x)
-
-
-class UNetMilesial(UNet):
-    """U-Net (Ronneberger et al. 2015) as milesial/Pytorch-UNet's UNet(n_channels=3, n_classes=2,
-    bilinear=False): padded convs without bias + BN + ReLU, transposed-conv upsampling, skip first
-    in every concat. 3x256x256 -> 2x256x256. Ids from specs/unet_milesial.yaml."""
-
-    def __init__(self) -> None:
-        super().__init__(PaddedDoubleConv, UpMilesial, cin=3)
-
-
-class UNetOriginal(UNet):
-    """U-Net as in Ronneberger et al. 2015 (MICCAI), figure 1: valid 3x3 convs with bias + ReLU,
-    no BN, 2x2 max pools, 2x2 up-convs, centre-cropped skips concatenated first, 1x1 conv to 2
-    classes. 1x572x572 -> 2x388x388. Ids from specs/unet_original.yaml."""
-
-    def __init__(self) -> None:
-        super().__init__(ValidDoubleConv, UpCrop, cin=1)
 
 
 # ---------------------------------------------------------------------------------------------
