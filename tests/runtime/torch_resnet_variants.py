@@ -7,43 +7,14 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-class ResNeXtBottleneck(nn.Module):
-    """torchvision's Bottleneck with groups 32 and width_per_group 4: width = planes * 4 / 64 *
-    32; 1x1, grouped 3x3 with the stride, 1x1 to 4 x planes, each + BN; residual add, ReLU; a
-    1x1 conv + BN shortcut where the shape changes."""
-
-    def __init__(self, cin: int, planes: int, stride: int, groups: int = 32,
-                 base_width: int = 4) -> None:
-        super().__init__()
-        width = int(planes * (base_width / 64)) * groups
-        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, groups=groups,
-                               bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        self.relu = nn.ReLU()
-        self.downsample = None
-        if stride != 1 or cin != planes * 4:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(cin, planes * 4, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes * 4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+from torch_resnets import Bottleneck
 
 
 class ResNeXt50(nn.Module):
     """ResNeXt-50 32x4d (Xie et al. 2017) as torchvision's resnext50_32x4d: ResNet-50's stem,
-    stages (3, 4, 6, 3) of grouped bottlenecks with planes 64/128/256/512, avg pool, fc
-    2048-1000."""
+    stages (3, 4, 6, 3) of grouped bottlenecks (torch_resnets.Bottleneck with groups 32 and
+    width_per_group 4: 1x1, grouped 3x3 with the stride, 1x1 to 4 x planes) with planes
+    64/128/256/512, avg pool, fc 2048-1000."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,7 +26,8 @@ class ResNeXt50(nn.Module):
         for i, (planes, count) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3))):
             blocks = []
             for j in range(count):
-                blocks.append(ResNeXtBottleneck(cin, planes, 2 if i > 0 and j == 0 else 1))
+                blocks.append(Bottleneck(cin, planes, 2 if i > 0 and j == 0 else 1, groups=32,
+                                          base_width=4))
                 cin = planes * 4
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages

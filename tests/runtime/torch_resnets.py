@@ -35,17 +35,21 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """torchvision's Bottleneck (ResNet v1.5): 1x1 reduce, 3x3 with the stride, 1x1 expand to 4x
-    width, each with BN; residual add, ReLU; a projection shortcut when the shape changes."""
+    """torchvision's Bottleneck (ResNet v1.5): 1x1 reduce, 3x3 with the stride (in `groups`
+    groups: ResNeXt's), 1x1 expand to 4x `planes`, each with BN; residual add, ReLU; a
+    projection shortcut when the shape changes. The inner width is torchvision's,
+    planes * base_width / 64 * groups: `planes` for a ResNet."""
 
     expansion = 4
 
-    def __init__(self, cin: int, width: int, stride: int = 1) -> None:
+    def __init__(self, cin: int, planes: int, stride: int = 1, groups: int = 1,
+                 base_width: int = 64) -> None:
         super().__init__()
-        cout = width * self.expansion
+        width, cout = int(planes * (base_width / 64)) * groups, planes * self.expansion
         self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, groups=groups,
+                               bias=False)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(cout)
