@@ -127,7 +127,7 @@ def instantiate(ex: Expander, raw: dict, entry: dict, path: Path, scope: Scope, 
         site = CallSite(name, child.prefix, span)
         for arg, default in block.args.items():  # defaults may use earlier arguments
             if arg not in values:
-                if not isinstance(default, (str, list, dict)):  # a number: nothing to substitute
+                if not isinstance(default, (str, list, dict)):  # a number or a flag: as it is
                     values[arg] = default
                     continue
                 got = ex.substitute({arg: default}, values, ("blocks", name, "args"),
